@@ -1,0 +1,490 @@
+//! One block in progress, driven by worker threads that pull work from it.
+//!
+//! The same pull protocol serves native threads (`executor.rs`) and JavaScript workers (the
+//! Node binding): a worker calls `next` for the transaction to execute, `read` for each
+//! location it needs, and ends the incarnation with `finish` (its writes) or `suspend` (it met
+//! an ESTIMATE). Validation tasks never leave the engine: `next` runs them in place.
+//!
+//! Two implementations: `ParallelRun` (Block-STM) and `SequentialRun` (transactions in block
+//! order on one worker; the reference every parallel result is compared with).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::mv_memory::{BaseState, FinalValue, MemoryError, MvMemory, ReadResult};
+use crate::scheduler::{InvariantError, Scheduler, Task};
+use crate::stats::{Counters, RunStats};
+use crate::types::*;
+
+/// Why a parallel run gave up; the block is then executed sequentially.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Fallback {
+    #[error("the VM cannot continue in parallel: {0}")]
+    Vm(String),
+    #[error(transparent)]
+    Scheduler(#[from] InvariantError),
+    #[error("multi-version memory: {0}")]
+    Memory(#[from] MemoryError),
+    #[error("transaction {tx} was re-executed more than {limit} times")]
+    TooManyReexecutions { tx: u32, limit: u32 },
+    #[error("worker protocol violated: {0}")]
+    Protocol(&'static str),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// What `next` hands a worker.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    Execute(Version),
+    /// Every transaction is executed and validated.
+    Done,
+    /// The run stopped (see `Run::halted`); the worker should return.
+    Halted,
+}
+
+/// Why a read could not return a value.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// A lower transaction's ESTIMATE is in the way: abort and `suspend` on it.
+    Blocked(TxIndex),
+    /// The base value is not loaded: load it (`Run` does not know how) and read again.
+    NotLoaded,
+    /// The run was halted; abandon the incarnation.
+    Halted,
+}
+
+/// Per-worker state. One per thread; never shared.
+#[derive(Default)]
+pub struct WorkerCtx {
+    current: Option<Version>,
+    pending: Option<Task>,
+    reads: ReadSet,
+}
+
+impl WorkerCtx {
+    pub fn current(&self) -> Option<Version> {
+        self.current
+    }
+}
+
+/// A block in progress.
+pub trait Run: Send + Sync {
+    fn block_size(&self) -> usize;
+    /// Blocks until there is a transaction to execute, the block is done, or the run halts.
+    fn next(&self, w: &mut WorkerCtx) -> Step;
+    /// Reads `loc` for the worker's current incarnation and records what it saw.
+    fn read(&self, w: &mut WorkerCtx, loc: &Location) -> Result<Value, ReadError>;
+    /// Ends the current incarnation with its writes.
+    fn finish(&self, w: &mut WorkerCtx, writes: WriteSet);
+    /// Ends the current incarnation, which read an ESTIMATE of `blocker`.
+    fn suspend(&self, w: &mut WorkerCtx, blocker: TxIndex);
+    /// Stops the run; every worker's next `next` returns `Halted`.
+    fn halt(&self, reason: Fallback);
+    /// Why the run halted, if it did.
+    fn halted(&self) -> Option<Fallback>;
+    /// The final value of every written location (after `Done`).
+    fn snapshot(&self) -> Result<Vec<(Location, FinalValue)>, Fallback>;
+    fn stats(&self) -> RunStats;
+}
+
+/// Shared halt flag plus its reason.
+#[derive(Default)]
+struct HaltState {
+    /// Ordering: Release on set, Acquire on check; the reason is behind the mutex.
+    flag: AtomicBool,
+    reason: Mutex<Option<Fallback>>,
+}
+
+impl HaltState {
+    fn set(&self, reason: Fallback) {
+        let mut r = self.reason.lock();
+        if r.is_none() {
+            *r = Some(reason);
+        }
+        self.flag.store(true, Ordering::Release);
+    }
+    #[inline]
+    fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+    fn get(&self) -> Option<Fallback> {
+        if self.is_set() {
+            self.reason.lock().clone()
+        } else {
+            None
+        }
+    }
+}
+
+/// Block-STM over the multi-version memory.
+pub struct ParallelRun {
+    scheduler: Scheduler,
+    memory: MvMemory,
+    base: Arc<dyn BaseState + Send>,
+    halt: HaltState,
+    counters: Counters,
+    /// A transaction whose incarnation would exceed this makes the block fall back.
+    max_incarnation: Option<u32>,
+}
+
+impl ParallelRun {
+    pub fn new(block_size: usize, base: Arc<dyn BaseState + Send>, max_reexecutions: Option<u32>) -> Self {
+        ParallelRun {
+            scheduler: Scheduler::new(block_size),
+            memory: MvMemory::new(block_size),
+            base,
+            halt: HaltState::default(),
+            counters: Counters::default(),
+            max_incarnation: max_reexecutions,
+        }
+    }
+
+    /// Runs a validation task; returns the task it leads to, if any.
+    fn validate(&self, version: Version) -> Result<Option<Task>, Fallback> {
+        self.counters.validations.fetch_add(1, Ordering::Relaxed);
+        let valid = self.memory.validate(version.tx, &*self.base)?;
+        let aborted = !valid && self.scheduler.try_validation_abort(version);
+        if aborted {
+            self.counters.validation_aborts.fetch_add(1, Ordering::Relaxed);
+            self.memory.convert_writes_to_estimates(version.tx);
+        }
+        Ok(self.scheduler.finish_validation(version.tx, aborted)?)
+    }
+
+    fn backoff(&self, round: u32) {
+        if round < 64 {
+            std::hint::spin_loop();
+        } else if round < 96 {
+            std::thread::yield_now();
+        } else {
+            self.scheduler.park(Duration::from_millis(2), || self.halt.is_set());
+        }
+    }
+}
+
+impl Run for ParallelRun {
+    fn block_size(&self) -> usize {
+        self.scheduler.block_size()
+    }
+
+    fn next(&self, w: &mut WorkerCtx) -> Step {
+        if w.current.take().is_some() {
+            // The previous incarnation was neither finished nor suspended.
+            self.halt(Fallback::Protocol("next() called during an execution"));
+        }
+        w.reads.clear();
+        let mut round = 0u32;
+        loop {
+            if self.halt.is_set() {
+                return Step::Halted;
+            }
+            let task = match w.pending.take() {
+                Some(t) => Some(t),
+                None => self.scheduler.next_task(),
+            };
+            match task {
+                Some(Task::Execute(v)) => {
+                    if let Some(limit) = self.max_incarnation {
+                        if v.incarnation.0 > limit {
+                            self.halt(Fallback::TooManyReexecutions { tx: v.tx.0, limit });
+                            return Step::Halted;
+                        }
+                    }
+                    self.counters.start_execution();
+                    w.current = Some(v);
+                    return Step::Execute(v);
+                }
+                Some(Task::Validate(v)) => match self.validate(v) {
+                    Ok(t) => w.pending = t,
+                    Err(e) => {
+                        self.halt(e);
+                        return Step::Halted;
+                    }
+                },
+                None => {
+                    if self.scheduler.done() {
+                        return Step::Done;
+                    }
+                    self.backoff(round);
+                    round += 1;
+                }
+            }
+        }
+    }
+
+    fn read(&self, w: &mut WorkerCtx, loc: &Location) -> Result<Value, ReadError> {
+        let Some(v) = w.current else {
+            self.halt(Fallback::Protocol("read() outside an execution"));
+            return Err(ReadError::Halted);
+        };
+        match self.memory.read(loc, v.tx, &*self.base) {
+            Ok(ReadResult::Value(value)) => {
+                w.reads.push((*loc, value.clone()));
+                Ok(value)
+            }
+            Ok(ReadResult::Blocked(b)) => Err(ReadError::Blocked(b)),
+            Ok(ReadResult::NotLoaded) => Err(ReadError::NotLoaded),
+            Err(e) => {
+                self.halt(e.into());
+                Err(ReadError::Halted)
+            }
+        }
+    }
+
+    fn finish(&self, w: &mut WorkerCtx, writes: WriteSet) {
+        let Some(v) = w.current.take() else {
+            return self.halt(Fallback::Protocol("finish() outside an execution"));
+        };
+        self.counters.end_execution();
+        let reads = std::mem::take(&mut w.reads);
+        let result = self
+            .memory
+            .record(v, reads, writes)
+            .map_err(Fallback::from)
+            .and_then(|wrote_new| Ok(self.scheduler.finish_execution(v, wrote_new)?));
+        match result {
+            Ok(task) => w.pending = task,
+            Err(e) => self.halt(e),
+        }
+    }
+
+    fn suspend(&self, w: &mut WorkerCtx, blocker: TxIndex) {
+        let Some(v) = w.current.take() else {
+            return self.halt(Fallback::Protocol("suspend() outside an execution"));
+        };
+        self.counters.end_execution();
+        w.reads.clear();
+        if blocker >= v.tx {
+            return self.halt(Fallback::Protocol("suspended on a transaction that is not lower"));
+        }
+        self.counters.dependency_waits.fetch_add(1, Ordering::Relaxed);
+        match self.scheduler.add_dependency(v.tx, blocker) {
+            // The blocker finished meanwhile: run the same incarnation again right away.
+            Ok(false) => w.pending = Some(Task::Execute(v)),
+            Ok(true) => {}
+            Err(e) => self.halt(e.into()),
+        }
+    }
+
+    fn halt(&self, reason: Fallback) {
+        self.halt.set(reason);
+        self.scheduler.wake_all();
+    }
+
+    fn halted(&self) -> Option<Fallback> {
+        self.halt.get()
+    }
+
+    fn snapshot(&self) -> Result<Vec<(Location, FinalValue)>, Fallback> {
+        if let Some(reason) = self.halt.get() {
+            return Err(reason);
+        }
+        if !self.scheduler.done() {
+            return Err(Fallback::Protocol("snapshot() before the block is done"));
+        }
+        Ok(self.memory.snapshot(self.block_size(), &*self.base)?)
+    }
+
+    fn stats(&self) -> RunStats {
+        self.counters.snapshot(self.block_size())
+    }
+}
+
+/// A pending value in the sequential state.
+#[derive(Clone, Debug)]
+enum SeqEntry {
+    Value(Value),
+    /// Credits to an account whose base value nobody has read yet.
+    Credit(U256),
+}
+
+#[derive(Default)]
+struct SeqState {
+    next_tx: usize,
+    values: FxHashMap<Location, SeqEntry>,
+    /// Addresses whose storage was wiped: their slots not in `values` read as zero.
+    cleared: FxHashSet<Address>,
+}
+
+/// Transactions one after another in block order, on a single worker: the reference.
+pub struct SequentialRun {
+    block_size: usize,
+    base: Arc<dyn BaseState + Send>,
+    /// One worker drives it; the mutex only makes the type `Sync`.
+    state: Mutex<SeqState>,
+    /// Set while a worker holds a transaction; a second worker gets nothing.
+    busy: AtomicUsize,
+    halt: HaltState,
+    counters: Counters,
+}
+
+impl SequentialRun {
+    pub fn new(block_size: usize, base: Arc<dyn BaseState + Send>) -> Self {
+        SequentialRun {
+            block_size,
+            base,
+            state: Mutex::new(SeqState::default()),
+            busy: AtomicUsize::new(0),
+            halt: HaltState::default(),
+            counters: Counters::default(),
+        }
+    }
+
+    fn resolve(&self, st: &mut SeqState, loc: &Location) -> Result<Value, ReadError> {
+        match st.values.get(loc) {
+            Some(SeqEntry::Value(v)) => return Ok(v.clone()),
+            Some(SeqEntry::Credit(d)) => {
+                let d = *d;
+                let Some(Value::Account(base)) = self.base.get(loc) else {
+                    return Err(ReadError::NotLoaded);
+                };
+                let v = Value::Account(fold_delta(base, d));
+                st.values.insert(*loc, SeqEntry::Value(v.clone()));
+                return Ok(v);
+            }
+            None => {}
+        }
+        if let Location::Storage(a, _) = loc {
+            if st.cleared.contains(a) {
+                return Ok(Value::Storage(U256::ZERO));
+            }
+        }
+        self.base.get(loc).ok_or(ReadError::NotLoaded)
+    }
+}
+
+impl Run for SequentialRun {
+    fn block_size(&self) -> usize {
+        self.block_size
+    }
+
+    fn next(&self, w: &mut WorkerCtx) -> Step {
+        if self.halt.is_set() {
+            return Step::Halted;
+        }
+        if w.current.take().is_some() {
+            self.halt(Fallback::Protocol("next() called during an execution"));
+            return Step::Halted;
+        }
+        if self.busy.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            self.halt(Fallback::Protocol("a second worker on a sequential run"));
+            return Step::Halted;
+        }
+        let st = self.state.lock();
+        if st.next_tx >= self.block_size {
+            self.busy.store(0, Ordering::Release);
+            return Step::Done;
+        }
+        let v = Version { tx: TxIndex::from_usize(st.next_tx), incarnation: Incarnation(0) };
+        drop(st);
+        self.counters.start_execution();
+        w.current = Some(v);
+        Step::Execute(v)
+    }
+
+    fn read(&self, w: &mut WorkerCtx, loc: &Location) -> Result<Value, ReadError> {
+        if w.current.is_none() {
+            self.halt(Fallback::Protocol("read() outside an execution"));
+            return Err(ReadError::Halted);
+        }
+        if matches!(loc, Location::StorageClear(_)) {
+            self.halt(MemoryError::KindMismatch(*loc).into());
+            return Err(ReadError::Halted);
+        }
+        let mut st = self.state.lock();
+        self.resolve(&mut st, loc)
+    }
+
+    fn finish(&self, w: &mut WorkerCtx, writes: WriteSet) {
+        if w.current.take().is_none() {
+            return self.halt(Fallback::Protocol("finish() outside an execution"));
+        }
+        self.counters.end_execution();
+        let mut st = self.state.lock();
+        for (loc, op) in writes {
+            match (loc, op) {
+                (Location::StorageClear(a), _) => {
+                    for (l, e) in st.values.iter_mut() {
+                        if matches!(l, Location::Storage(sa, _) if *sa == a) {
+                            *e = SeqEntry::Value(Value::Storage(U256::ZERO));
+                        }
+                    }
+                    st.cleared.insert(a);
+                    st.values.insert(loc, SeqEntry::Value(Value::Cleared));
+                }
+                (_, WriteOp::Set(v)) => {
+                    st.values.insert(loc, SeqEntry::Value(v));
+                }
+                (Location::Account(_), WriteOp::AddBalance(d)) => {
+                    let next = match st.values.get(&loc) {
+                        Some(SeqEntry::Value(Value::Account(a))) => SeqEntry::Value(Value::Account(fold_delta(*a, d))),
+                        Some(SeqEntry::Credit(c)) => SeqEntry::Credit(c.wrapping_add(d)),
+                        Some(SeqEntry::Value(_)) => {
+                            drop(st);
+                            return self.halt(MemoryError::KindMismatch(loc).into());
+                        }
+                        None => match self.base.get(&loc) {
+                            Some(Value::Account(a)) => SeqEntry::Value(Value::Account(fold_delta(a, d))),
+                            _ => SeqEntry::Credit(d),
+                        },
+                    };
+                    st.values.insert(loc, next);
+                }
+                (_, WriteOp::AddBalance(_)) => {
+                    drop(st);
+                    return self.halt(MemoryError::DeltaOnNonAccount(loc).into());
+                }
+            }
+        }
+        st.next_tx += 1;
+        drop(st);
+        self.busy.store(0, Ordering::Release);
+    }
+
+    fn suspend(&self, w: &mut WorkerCtx, _blocker: TxIndex) {
+        // Nothing writes ESTIMATEs here, so no read can block.
+        w.current = None;
+        self.halt(Fallback::Protocol("suspend() in a sequential run"));
+    }
+
+    fn halt(&self, reason: Fallback) {
+        self.halt.set(reason);
+    }
+
+    fn halted(&self) -> Option<Fallback> {
+        self.halt.get()
+    }
+
+    fn snapshot(&self) -> Result<Vec<(Location, FinalValue)>, Fallback> {
+        if let Some(reason) = self.halt.get() {
+            return Err(reason);
+        }
+        let st = self.state.lock();
+        if st.next_tx < self.block_size {
+            return Err(Fallback::Protocol("snapshot() before the block is done"));
+        }
+        Ok(st
+            .values
+            .iter()
+            .map(|(loc, e)| {
+                let v = match e {
+                    SeqEntry::Value(v) => FinalValue::Value(v.clone()),
+                    SeqEntry::Credit(d) => match self.base.get(loc) {
+                        Some(Value::Account(a)) => FinalValue::Value(Value::Account(fold_delta(a, *d))),
+                        _ => FinalValue::AddToBase(*d),
+                    },
+                };
+                (*loc, v)
+            })
+            .collect())
+    }
+
+    fn stats(&self) -> RunStats {
+        self.counters.snapshot(self.block_size)
+    }
+}

@@ -1,0 +1,342 @@
+//! The Block-STM collaborative scheduler (Gelashvili et al., PPoPP 2023, Algorithms 4–5).
+//!
+//! Status of one transaction, with the function that moves it there:
+//!
+//! ```text
+//!                 try_incarnate                 finish_execution
+//!   READY(k) ───────────────────▶ EXECUTING(k) ──────────────────▶ EXECUTED(k)
+//!      ▲                               │                               │
+//!      │ set_ready_status              │ add_dependency                │ try_validation_abort
+//!      │ (k+1)                         ▼ (read an ESTIMATE)            ▼ (read set invalid)
+//!      └──────────────────────────  ABORTING(k) ◀──────────────────────┘
+//! ```
+//!
+//! How the indices move:
+//! 1. `execution_idx` and `validation_idx` only grow by `fetch_add` when a thread takes a task;
+//!    they are lowered by `decrease_execution_idx` (a suspended transaction became ready again)
+//!    and `decrease_validation_idx` (an execution wrote a location its previous incarnation had
+//!    not written, or a validation aborted: everything above must be validated again).
+//! 2. A thread takes a validation task when `validation_idx < execution_idx`, else an execution
+//!    task: lower transactions first, so that work on higher ones is less often wasted.
+//! 3. Every lowering bumps `decrease_cnt`. `check_done` declares the block done only if both
+//!    indices are past the end, no task is active, and `decrease_cnt` did not move while it
+//!    looked: then no task can ever be created again.
+//!
+//! Lock-free on the hot path: the status of each transaction is one `AtomicU64` moved by
+//! compare-and-swap. The only lock is the per-transaction dependency list, taken when a
+//! transaction suspends on an ESTIMATE and when its blocker finishes.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use crossbeam_utils::CachePadded;
+use parking_lot::{Condvar, Mutex};
+
+use crate::types::{Incarnation, TxIndex, Version};
+
+const READY: u64 = 0;
+const EXECUTING: u64 = 1;
+const EXECUTED: u64 = 2;
+const ABORTING: u64 = 3;
+
+#[inline]
+fn pack(incarnation: u32, status: u64) -> u64 {
+    ((incarnation as u64) << 2) | status
+}
+#[inline]
+fn unpack(word: u64) -> (u32, u64) {
+    ((word >> 2) as u32, word & 3)
+}
+
+/// Work handed to a thread.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Task {
+    Execute(Version),
+    Validate(Version),
+}
+
+/// A status transition the protocol says cannot happen. The block falls back to sequential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("scheduler invariant broken: {what} (tx {tx}, status word {word:#x})")]
+pub struct InvariantError {
+    pub what: &'static str,
+    pub tx: u32,
+    pub word: u64,
+}
+
+pub struct Scheduler {
+    block_size: usize,
+    /// Next transaction to try to execute. Ordering: SeqCst, like the three counters below:
+    /// `check_done` relies on one total order over all four to detect completion.
+    execution_idx: CachePadded<AtomicUsize>,
+    /// Next transaction to validate. SeqCst (see `execution_idx`).
+    validation_idx: CachePadded<AtomicUsize>,
+    /// Bumped on every decrease of either index. SeqCst.
+    decrease_cnt: CachePadded<AtomicUsize>,
+    /// Tasks taken and not yet finished. SeqCst.
+    num_active_tasks: CachePadded<AtomicUsize>,
+    /// Set once by `check_done`. Release/Acquire: a thread that sees it may stop.
+    done_marker: AtomicBool,
+    /// Per transaction: `incarnation << 2 | status`. Moved by CAS with AcqRel: the Release of
+    /// EXECUTED in `finish_execution` pairs with the Acquire in `next_version_to_validate` and
+    /// `add_dependency`, so whoever sees EXECUTED also sees the recorded reads and writes.
+    status: Vec<CachePadded<AtomicU64>>,
+    /// Per transaction: the transactions suspended until it finishes executing. Lock order:
+    /// `add_dependency` holds `dependencies[blocker]` while it reads `status[blocker]` and moves
+    /// `status[tx]`; nothing else holds a dependency lock while taking another lock.
+    dependencies: Vec<Mutex<Vec<TxIndex>>>,
+    /// Parking for threads with nothing to do; woken when an index is lowered or the block ends.
+    idle: Idle,
+}
+
+struct Idle {
+    sleepers: AtomicUsize,
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
+impl Idle {
+    fn notify(&self) {
+        // Ordering: SeqCst pairs with the SeqCst increment in `Scheduler::park`; either the
+        // sleeper sees the new work in its re-check, or we see it counted and notify.
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            let _g = self.lock.lock();
+            self.cv.notify_all();
+        }
+    }
+}
+
+impl Scheduler {
+    pub fn new(block_size: usize) -> Self {
+        Scheduler {
+            block_size,
+            execution_idx: CachePadded::new(AtomicUsize::new(0)),
+            validation_idx: CachePadded::new(AtomicUsize::new(0)),
+            decrease_cnt: CachePadded::new(AtomicUsize::new(0)),
+            num_active_tasks: CachePadded::new(AtomicUsize::new(0)),
+            done_marker: AtomicBool::new(block_size == 0),
+            status: (0..block_size).map(|_| CachePadded::new(AtomicU64::new(pack(0, READY)))).collect(),
+            dependencies: (0..block_size).map(|_| Mutex::new(Vec::new())).collect(),
+            idle: Idle { sleepers: AtomicUsize::new(0), lock: Mutex::new(()), cv: Condvar::new() },
+        }
+    }
+
+    pub fn block_size(&self) -> usize {
+        self.block_size
+    }
+
+    pub fn done(&self) -> bool {
+        self.done_marker.load(Ordering::Acquire)
+    }
+
+    /// Wakes every parked thread (used when the block is halted from outside).
+    pub fn wake_all(&self) {
+        let _g = self.idle.lock.lock();
+        self.idle.cv.notify_all();
+    }
+
+    /// Whether an index points into the block, i.e. a `next_task` call might find work.
+    fn has_work(&self) -> bool {
+        self.execution_idx.load(Ordering::SeqCst) < self.block_size
+            || self.validation_idx.load(Ordering::SeqCst) < self.block_size
+    }
+
+    /// Blocks the calling thread until there may be work, the block is done, `stop()` is true,
+    /// or `timeout` passes.
+    pub fn park(&self, timeout: std::time::Duration, stop: impl Fn() -> bool) {
+        let mut g = self.idle.lock.lock();
+        self.idle.sleepers.fetch_add(1, Ordering::SeqCst);
+        if !self.has_work() && !self.done() && !stop() {
+            self.idle.cv.wait_for(&mut g, timeout);
+        }
+        self.idle.sleepers.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The incarnation that currently owns `tx` and its status name (for stats and tests).
+    pub fn incarnation(&self, tx: TxIndex) -> Incarnation {
+        Incarnation(unpack(self.status[tx.idx()].load(Ordering::Acquire)).0)
+    }
+
+    fn decrease_execution_idx(&self, target: usize) {
+        self.execution_idx.fetch_min(target, Ordering::SeqCst);
+        self.decrease_cnt.fetch_add(1, Ordering::SeqCst);
+        self.idle.notify();
+    }
+
+    fn decrease_validation_idx(&self, target: usize) {
+        self.validation_idx.fetch_min(target, Ordering::SeqCst);
+        self.decrease_cnt.fetch_add(1, Ordering::SeqCst);
+        self.idle.notify();
+    }
+
+    fn check_done(&self) {
+        let observed = self.decrease_cnt.load(Ordering::SeqCst);
+        if self.execution_idx.load(Ordering::SeqCst).min(self.validation_idx.load(Ordering::SeqCst))
+            >= self.block_size
+            && self.num_active_tasks.load(Ordering::SeqCst) == 0
+            && observed == self.decrease_cnt.load(Ordering::SeqCst)
+        {
+            self.done_marker.store(true, Ordering::Release);
+            self.wake_all();
+        }
+    }
+
+    /// READY(k) → EXECUTING(k). Consumes the active-task count taken by the caller on failure.
+    fn try_incarnate(&self, tx: usize) -> Option<Version> {
+        if tx < self.block_size {
+            let word = self.status[tx].load(Ordering::Acquire);
+            let (inc, st) = unpack(word);
+            if st == READY
+                && self.status[tx]
+                    .compare_exchange(word, pack(inc, EXECUTING), Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            {
+                return Some(Version { tx: TxIndex::from_usize(tx), incarnation: Incarnation(inc) });
+            }
+        }
+        self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
+        None
+    }
+
+    fn next_version_to_execute(&self) -> Option<Version> {
+        if self.execution_idx.load(Ordering::SeqCst) >= self.block_size {
+            self.check_done();
+            return None;
+        }
+        self.num_active_tasks.fetch_add(1, Ordering::SeqCst);
+        let idx = self.execution_idx.fetch_add(1, Ordering::SeqCst);
+        self.try_incarnate(idx)
+    }
+
+    fn next_version_to_validate(&self) -> Option<Version> {
+        if self.validation_idx.load(Ordering::SeqCst) >= self.block_size {
+            self.check_done();
+            return None;
+        }
+        self.num_active_tasks.fetch_add(1, Ordering::SeqCst);
+        let idx = self.validation_idx.fetch_add(1, Ordering::SeqCst);
+        if idx < self.block_size {
+            let (inc, st) = unpack(self.status[idx].load(Ordering::Acquire));
+            if st == EXECUTED {
+                return Some(Version { tx: TxIndex::from_usize(idx), incarnation: Incarnation(inc) });
+            }
+        }
+        self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
+        None
+    }
+
+    /// The next task for an idle thread, or `None` if there is nothing to take right now.
+    pub fn next_task(&self) -> Option<Task> {
+        if self.validation_idx.load(Ordering::SeqCst) < self.execution_idx.load(Ordering::SeqCst) {
+            self.next_version_to_validate().map(Task::Validate)
+        } else {
+            self.next_version_to_execute().map(Task::Execute)
+        }
+    }
+
+    /// `tx` read an ESTIMATE written by `blocker`. Returns false if `blocker` has finished
+    /// executing meanwhile: then the caller re-executes the same incarnation at once.
+    pub fn add_dependency(&self, tx: TxIndex, blocker: TxIndex) -> Result<bool, InvariantError> {
+        {
+            let mut deps = self.dependencies[blocker.idx()].lock();
+            let (_, blocker_st) = unpack(self.status[blocker.idx()].load(Ordering::Acquire));
+            if blocker_st == EXECUTED {
+                return Ok(false);
+            }
+            let word = self.status[tx.idx()].load(Ordering::Acquire);
+            let (inc, st) = unpack(word);
+            if st != EXECUTING
+                || self.status[tx.idx()]
+                    .compare_exchange(word, pack(inc, ABORTING), Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+            {
+                return Err(InvariantError { what: "suspend a transaction that is not executing", tx: tx.0, word });
+            }
+            deps.push(tx);
+        }
+        self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
+        Ok(true)
+    }
+
+    /// ABORTING(k) → READY(k+1). Only the thread that drained the dependency list or won the
+    /// validation abort calls this, so nothing races with it.
+    fn set_ready_status(&self, tx: usize) -> Result<(), InvariantError> {
+        let word = self.status[tx].load(Ordering::Acquire);
+        let (inc, st) = unpack(word);
+        if st != ABORTING
+            || self.status[tx]
+                .compare_exchange(word, pack(inc + 1, READY), Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return Err(InvariantError { what: "make ready a transaction that is not aborting", tx: tx as u32, word });
+        }
+        Ok(())
+    }
+
+    fn resume_dependencies(&self, deps: Vec<TxIndex>) -> Result<(), InvariantError> {
+        let mut min = usize::MAX;
+        for dep in deps {
+            self.set_ready_status(dep.idx())?;
+            min = min.min(dep.idx());
+        }
+        if min != usize::MAX {
+            self.decrease_execution_idx(min);
+        }
+        Ok(())
+    }
+
+    /// EXECUTING(k) → EXECUTED(k), after the incarnation's reads and writes were recorded.
+    /// Returns a validation task for the same version when only it needs validating.
+    pub fn finish_execution(&self, version: Version, wrote_new_location: bool) -> Result<Option<Task>, InvariantError> {
+        let tx = version.tx.idx();
+        let expected = pack(version.incarnation.0, EXECUTING);
+        if let Err(word) = self.status[tx].compare_exchange(
+            expected,
+            pack(version.incarnation.0, EXECUTED),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            return Err(InvariantError { what: "finish an execution that is not running", tx: tx as u32, word });
+        }
+        let deps = std::mem::take(&mut *self.dependencies[tx].lock());
+        self.resume_dependencies(deps)?;
+        if self.validation_idx.load(Ordering::SeqCst) > tx {
+            if wrote_new_location {
+                // Higher transactions may have read the location from a lower writer.
+                self.decrease_validation_idx(tx);
+            } else {
+                return Ok(Some(Task::Validate(version)));
+            }
+        }
+        self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
+        Ok(None)
+    }
+
+    /// EXECUTED(k) → ABORTING(k). Exactly one failed validation of an incarnation wins.
+    pub fn try_validation_abort(&self, version: Version) -> bool {
+        let tx = version.tx.idx();
+        self.status[tx]
+            .compare_exchange(
+                pack(version.incarnation.0, EXECUTED),
+                pack(version.incarnation.0, ABORTING),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// Ends a validation task. After an abort, schedules validation of everything above and
+    /// returns the re-execution of the aborted transaction when this thread may take it.
+    pub fn finish_validation(&self, tx: TxIndex, aborted: bool) -> Result<Option<Task>, InvariantError> {
+        if aborted {
+            self.set_ready_status(tx.idx())?;
+            self.decrease_validation_idx(tx.idx() + 1);
+            if self.execution_idx.load(Ordering::SeqCst) > tx.idx() {
+                // try_incarnate consumes the active count on failure; on success the count
+                // carries over to the execution task.
+                return Ok(self.try_incarnate(tx.idx()).map(Task::Execute));
+            }
+        }
+        self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
+        Ok(None)
+    }
+}

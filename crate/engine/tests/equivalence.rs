@@ -1,0 +1,335 @@
+//! Property tests: every generated block, executed by Block-STM at 1, 2, 4 and 8 threads,
+//! returns exactly what the sequential executor returns (outputs and final state), and the
+//! same again when repeated.
+//!
+//! The mock transactions are small programs whose next read and whose write locations are
+//! derived from the values already read, so their read and write sets change from one
+//! incarnation to the next; they credit balances blindly (deltas), read-modify-write accounts,
+//! wipe storage, and fail when a read value says so.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parallel_evm_engine::base::{MapBase, SharedBase};
+use parallel_evm_engine::*;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+fn mix(mut x: u64) -> u64 {
+    // splitmix64 finalizer
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+fn addr(i: u64) -> Address {
+    let mut a = [0u8; 20];
+    a[12..].copy_from_slice(&i.to_be_bytes());
+    a
+}
+
+fn slot(i: u64) -> B256 {
+    let mut s = [0u8; 32];
+    s[24..].copy_from_slice(&i.to_be_bytes());
+    s
+}
+
+fn low64(v: &Value) -> u64 {
+    match v {
+        Value::Storage(x) => x.as_limbs()[0],
+        Value::Account(Some(a)) => a.balance.as_limbs()[0] ^ a.nonce.rotate_left(17),
+        Value::Account(None) => 0xdead,
+        Value::Cleared => 0xc1ea,
+    }
+}
+
+#[derive(Clone, Debug)]
+struct MockTx {
+    seed: u64,
+    reads: u32,
+    writes: u32,
+    credits: u32,
+    rmw_account: bool,
+    clear: bool,
+    /// Spin this many iterations per read (jitter between threads; does not change results).
+    work: u32,
+}
+
+struct MockBlock {
+    keys: u64,
+    accounts: u64,
+    /// Storage of this many addresses (address index 1..=storage_addrs); wipes target them.
+    storage_addrs: u64,
+    fail_modulus: u64,
+    txs: Vec<MockTx>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum MockOutput {
+    Ok(u64),
+    Failed(u64),
+}
+
+struct MockVm<'a> {
+    block: &'a MockBlock,
+    /// Transaction indices that declare they cannot run in parallel.
+    refuse: Vec<u32>,
+    executions: AtomicU64,
+}
+
+impl MockVm<'_> {
+    fn storage_loc(&self, h: u64) -> Location {
+        let a = 1 + (h >> 32) % self.block.storage_addrs;
+        Location::Storage(addr(a), slot(h % self.block.keys))
+    }
+}
+
+impl Vm for MockVm<'_> {
+    type Output = MockOutput;
+
+    fn execute(&self, tx: TxIndex, view: &mut dyn View) -> Result<(WriteSet, MockOutput), ExecError> {
+        self.executions.fetch_add(1, Ordering::Relaxed);
+        let t = &self.block.txs[tx.idx()];
+        if self.refuse.contains(&tx.0) {
+            return Err(ExecError::CannotContinueInParallel(format!("mock tx {} refuses", tx.0)));
+        }
+        let mut h = mix(t.seed);
+        let mut writes: WriteSet = Vec::new();
+        for _ in 0..t.reads {
+            // The location read next depends on everything read so far.
+            let v = view.read(&self.storage_loc(h))?;
+            h = mix(h ^ low64(&v));
+            for _ in 0..t.work {
+                std::hint::black_box(h);
+            }
+        }
+        if self.block.fail_modulus > 0 && h % self.block.fail_modulus == 0 {
+            return Ok((Vec::new(), MockOutput::Failed(h)));
+        }
+        if t.rmw_account {
+            let loc = Location::Account(addr(100 + h % self.block.accounts));
+            let v = view.read(&loc)?;
+            h = mix(h ^ low64(&v));
+            let mut acc = match v {
+                Value::Account(Some(a)) => a,
+                _ => AccountInfo::with_balance(U256::ZERO),
+            };
+            acc.nonce += 1;
+            acc.balance = acc.balance.wrapping_add(U256::from(h % 1000));
+            writes.push((loc, WriteOp::Set(Value::Account(Some(acc)))));
+        }
+        let mut written = Vec::new();
+        for i in 0..t.writes {
+            let loc = self.storage_loc(mix(h ^ (i as u64 + 1)));
+            if written.contains(&loc) {
+                continue;
+            }
+            written.push(loc);
+            writes.push((loc, WriteOp::Set(Value::Storage(U256::from(mix(h ^ 0x5eed ^ i as u64) % 5)))));
+        }
+        for i in 0..t.credits {
+            let a = Location::Account(addr(100 + mix(t.seed ^ i as u64) % self.block.accounts));
+            if !writes.iter().any(|(l, _)| *l == a) {
+                writes.push((a, WriteOp::AddBalance(U256::from(1 + mix(h ^ i as u64) % 100))));
+            }
+        }
+        if t.clear {
+            let a = 1 + h % self.block.storage_addrs;
+            // A wipe discards this transaction's own earlier writes to that address, as the
+            // EVM adapter does; writes after the wipe are kept.
+            writes.retain(|(l, _)| !matches!(l, Location::Storage(sa, _) if *sa == addr(a)));
+            writes.push((Location::StorageClear(addr(a)), WriteOp::Set(Value::Cleared)));
+            let loc = Location::Storage(addr(a), slot(h % self.block.keys));
+            writes.push((loc, WriteOp::Set(Value::Storage(U256::from(7)))));
+        }
+        Ok((writes, MockOutput::Ok(h)))
+    }
+}
+
+fn gen_block(rng: &mut SmallRng) -> (MockBlock, MapBase) {
+    let keys = [10u64, 30, 100, 1000][rng.random_range(0..4)];
+    let accounts = rng.random_range(1..8u64);
+    let storage_addrs = rng.random_range(1..4u64);
+    let n = rng.random_range(1..200usize);
+    let clear_rate = if rng.random_bool(0.3) { 0.05 } else { 0.0 };
+    let txs = (0..n)
+        .map(|_| MockTx {
+            seed: rng.random(),
+            reads: rng.random_range(0..6),
+            writes: rng.random_range(0..4),
+            credits: if rng.random_bool(0.5) { rng.random_range(0..3) } else { 0 },
+            rmw_account: rng.random_bool(0.15),
+            clear: rng.random_bool(clear_rate),
+            work: if rng.random_bool(0.2) { rng.random_range(0..3000) } else { 0 },
+        })
+        .collect();
+    let fail_modulus = if rng.random_bool(0.5) { rng.random_range(5..40) } else { 0 };
+    let mut base = MapBase::default();
+    for a in 1..=storage_addrs {
+        for k in 0..keys.min(50) {
+            if rng.random_bool(0.5) {
+                base.0.insert(Location::Storage(addr(a), slot(k)), Value::Storage(U256::from(rng.random_range(1..5u64))));
+            }
+        }
+    }
+    for a in 0..accounts {
+        if rng.random_bool(0.7) {
+            let info = AccountInfo { nonce: rng.random_range(0..5), ..AccountInfo::with_balance(U256::from(rng.random_range(0..1_000u64))) };
+            base.0.insert(Location::Account(addr(100 + a)), Value::Account(Some(info)));
+        }
+    }
+    (MockBlock { keys, accounts, storage_addrs, fail_modulus, txs }, base)
+}
+
+fn as_map(state: &[(Location, FinalValue)]) -> BTreeMap<String, FinalValue> {
+    state.iter().map(|(l, v)| (format!("{l:?}"), v.clone())).collect()
+}
+
+fn assert_same(label: &str, seq: &BlockOutput<MockOutput>, par: &BlockOutput<MockOutput>) {
+    assert_eq!(seq.outputs, par.outputs, "{label}: outputs differ");
+    assert_eq!(as_map(&seq.state), as_map(&par.state), "{label}: final state differs");
+}
+
+#[test]
+fn parallel_equals_sequential_on_generated_blocks() {
+    let blocks: u64 = std::env::var("ENGINE_PROPTEST_BLOCKS").ok().and_then(|v| v.parse().ok()).unwrap_or(160);
+    let mut rng = SmallRng::seed_from_u64(0x5eed_b10c);
+    let mut compared = 0;
+    let (mut reexecutions, mut waits, mut txs) = (0u64, 0u64, 0u64);
+    for b in 0..blocks {
+        let (block, base) = gen_block(&mut rng);
+        let base: Arc<dyn BaseState + Send> = Arc::new(base);
+        let vm = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
+        let seq = execute_sequential(&vm, block.txs.len(), base.clone()).expect("sequential run");
+        assert_eq!(seq.stats.executions as usize, block.txs.len());
+        for threads in [1usize, 2, 4, 8] {
+            let opts = ParallelOptions { threads, max_reexecutions: None };
+            let par = execute_parallel(&vm, block.txs.len(), base.clone(), &opts).expect("parallel run");
+            assert!(par.fallback.is_none(), "block {b} fell back: {:?}", par.fallback);
+            assert_same(&format!("block {b} threads {threads}"), &seq, &par);
+            reexecutions += par.stats.reexecutions;
+            waits += par.stats.dependency_waits;
+            txs += block.txs.len() as u64;
+            compared += 1;
+        }
+    }
+    // The generator must actually produce conflicts, or this test proves little.
+    assert!(reexecutions > txs / 50, "too few re-executions ({reexecutions} for {txs} txs)");
+    assert!(waits > 0, "no execution ever waited on an ESTIMATE");
+    println!("compared {compared} parallel runs of {blocks} blocks with sequential: 0 mismatches; {reexecutions} re-executions, {waits} dependency waits over {txs} txs");
+    assert!(compared >= 500 || blocks < 125);
+}
+
+#[test]
+fn repeated_runs_are_deterministic() {
+    let mut rng = SmallRng::seed_from_u64(42);
+    for _ in 0..20 {
+        let (block, base) = gen_block(&mut rng);
+        let base: Arc<dyn BaseState + Send> = Arc::new(base);
+        let vm = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
+        let opts = ParallelOptions { threads: 4, max_reexecutions: None };
+        let first = execute_parallel(&vm, block.txs.len(), base.clone(), &opts).unwrap();
+        for _ in 0..5 {
+            let again = execute_parallel(&vm, block.txs.len(), base.clone(), &opts).unwrap();
+            assert_same("repeat", &first, &again);
+        }
+    }
+}
+
+#[test]
+fn vm_refusal_falls_back_to_sequential_with_the_same_result() {
+    let mut rng = SmallRng::seed_from_u64(7);
+    let mut fell_back = 0;
+    for _ in 0..30 {
+        let (block, base) = gen_block(&mut rng);
+        let n = block.txs.len() as u32;
+        let base: Arc<dyn BaseState + Send> = Arc::new(base);
+        let reference = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
+        let seq = execute_sequential(&reference, block.txs.len(), base.clone()).unwrap();
+        // The refusing VM refuses only in parallel: the sequential path is given a fresh VM.
+        struct Refusing<'a> {
+            inner: MockVm<'a>,
+            parallel: std::sync::atomic::AtomicBool,
+        }
+        impl Vm for Refusing<'_> {
+            type Output = MockOutput;
+            fn execute(&self, tx: TxIndex, view: &mut dyn View) -> Result<(WriteSet, MockOutput), ExecError> {
+                if self.parallel.load(Ordering::Relaxed) && self.inner.refuse.contains(&tx.0) {
+                    self.parallel.store(false, Ordering::Relaxed);
+                    return Err(ExecError::CannotContinueInParallel("refused".into()));
+                }
+                let mut plain = MockVm { block: self.inner.block, refuse: vec![], executions: AtomicU64::new(0) };
+                plain.refuse.clear();
+                plain.execute(tx, view)
+            }
+        }
+        let vm = Refusing {
+            inner: MockVm { block: &block, refuse: vec![n / 2], executions: AtomicU64::new(0) },
+            parallel: std::sync::atomic::AtomicBool::new(true),
+        };
+        let par = execute_parallel(&vm, block.txs.len(), base.clone(), &ParallelOptions { threads: 4, max_reexecutions: None }).unwrap();
+        if par.fallback.is_some() {
+            fell_back += 1;
+        }
+        assert_same("refusal", &seq, &par);
+    }
+    assert_eq!(fell_back, 30, "every block has a refusing transaction and must fall back");
+}
+
+#[test]
+fn reexecution_limit_falls_back_with_the_same_result() {
+    // One hot key: every transaction conflicts with the previous one.
+    let block = MockBlock {
+        keys: 1,
+        accounts: 1,
+        storage_addrs: 1,
+        fail_modulus: 0,
+        txs: (0..300).map(|i| MockTx { seed: i, reads: 2, writes: 2, credits: 1, rmw_account: true, clear: false, work: 200 }).collect(),
+    };
+    let base: Arc<dyn BaseState + Send> = Arc::new(MapBase::default());
+    let vm = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
+    let seq = execute_sequential(&vm, block.txs.len(), base.clone()).unwrap();
+    let par = execute_parallel(&vm, block.txs.len(), base.clone(), &ParallelOptions { threads: 4, max_reexecutions: Some(0) }).unwrap();
+    assert_same("limit", &seq, &par);
+    // With a limit of zero re-executions, any abort forces the fallback; with 4 threads on a
+    // single hot key an abort is all but certain, but not guaranteed, so only the equality above
+    // is asserted unconditionally.
+    if let Some(reason) = &par.fallback {
+        assert!(matches!(reason, Fallback::TooManyReexecutions { .. }), "{reason}");
+    }
+}
+
+#[test]
+fn credits_to_an_unloaded_account_stay_relative() {
+    // A lazily loaded base where the credited account is never loaded: the final value must be
+    // "base plus the credits", identical in both executors.
+    let block = MockBlock {
+        keys: 10,
+        accounts: 1,
+        storage_addrs: 1,
+        fail_modulus: 0,
+        txs: (0..50).map(|i| MockTx { seed: i, reads: 1, writes: 1, credits: 2, rmw_account: false, clear: false, work: 0 }).collect(),
+    };
+    let shared = SharedBase::new(false);
+    for k in 0..10 {
+        shared.insert(Location::Storage(addr(1), slot(k)), Value::Storage(U256::from(k)));
+    }
+    let base: Arc<dyn BaseState + Send> = Arc::new(shared);
+    let vm = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
+    let seq = execute_sequential(&vm, block.txs.len(), base.clone()).unwrap();
+    let par = execute_parallel(&vm, block.txs.len(), base.clone(), &ParallelOptions { threads: 4, max_reexecutions: None }).unwrap();
+    assert_same("credits", &seq, &par);
+    let credited = par.state.iter().find(|(l, _)| *l == Location::Account(addr(100))).expect("credited account");
+    assert!(matches!(credited.1, FinalValue::AddToBase(_)), "{:?}", credited.1);
+}
+
+#[test]
+fn empty_block_is_done_at_once() {
+    let block = MockBlock { keys: 1, accounts: 1, storage_addrs: 1, fail_modulus: 0, txs: vec![] };
+    let base: Arc<dyn BaseState + Send> = Arc::new(MapBase::default());
+    let vm = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
+    let par = execute_parallel(&vm, 0, base, &ParallelOptions { threads: 3, max_reexecutions: None }).unwrap();
+    assert!(par.outputs.is_empty() && par.state.is_empty());
+}
