@@ -10,7 +10,6 @@
 //! taking shard guards, and `record` never holds a shard guard while taking `last_read[tx]`,
 //! so the lock order is always `last_read` → shard.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use dashmap::DashMap;
@@ -26,6 +25,53 @@ enum Entry {
     Delta(U256),
     /// The writer's last incarnation aborted; it will probably write here again.
     Estimate,
+}
+
+/// The entries of one location, sorted by writer index. A sorted vector rather than a
+/// B-tree: almost every location has one or two writers (a B-tree leaf reserves room for
+/// eleven), and writers arrive roughly in index order, so inserts land at or near the end.
+#[derive(Default, Debug)]
+struct Versions(Vec<(TxIndex, Entry)>);
+
+impl Versions {
+    /// Entries of writers below `tx`, newest first.
+    fn below(&self, tx: TxIndex) -> impl Iterator<Item = &(TxIndex, Entry)> {
+        let end = self.0.partition_point(|(i, _)| *i < tx);
+        self.0[..end].iter().rev()
+    }
+
+    /// Entries of writers in `from..tx`, newest first.
+    fn between(&self, from: TxIndex, tx: TxIndex) -> impl Iterator<Item = &(TxIndex, Entry)> {
+        let start = self.0.partition_point(|(i, _)| *i < from);
+        let end = self.0.partition_point(|(i, _)| *i < tx).max(start);
+        self.0[start..end].iter().rev()
+    }
+
+    fn insert(&mut self, tx: TxIndex, entry: Entry) {
+        match self.0.binary_search_by_key(&tx, |(i, _)| *i) {
+            Ok(at) => self.0[at].1 = entry,
+            Err(at) => self.0.insert(at, (tx, entry)),
+        }
+    }
+
+    fn remove(&mut self, tx: TxIndex) {
+        if let Ok(at) = self.0.binary_search_by_key(&tx, |(i, _)| *i) {
+            self.0.remove(at);
+        }
+    }
+
+    fn get_mut(&mut self, tx: TxIndex) -> Option<&mut Entry> {
+        let at = self.0.binary_search_by_key(&tx, |(i, _)| *i).ok()?;
+        Some(&mut self.0[at].1)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.0.iter().map(|(_, e)| e)
+    }
 }
 
 /// The result of a read against the memory.
@@ -66,7 +112,7 @@ pub enum FinalValue {
 
 pub struct MvMemory {
     /// Location → (writer index → entry). Concurrent: see the module note on shard guards.
-    data: DashMap<Location, BTreeMap<TxIndex, Entry>, FxBuildHasher>,
+    data: DashMap<Location, Versions, FxBuildHasher>,
     /// Per transaction: the locations its last recorded incarnation wrote. Written by the
     /// executing thread in `record`, read by aborting validators in `convert_writes_to_estimates`.
     last_written: Vec<Mutex<Vec<Location>>>,
@@ -104,7 +150,7 @@ impl MvMemory {
         let mut delta = U256::ZERO;
         let mut has_delta = false;
         if let Some(entries) = self.data.get(loc) {
-            for (idx, entry) in entries.range(..tx).rev() {
+            for (idx, entry) in entries.below(tx) {
                 match entry {
                     Entry::Estimate => return Ok(ReadResult::Blocked(*idx)),
                     Entry::Delta(d) => {
@@ -140,7 +186,7 @@ impl MvMemory {
         let mut floor: Option<TxIndex> = None;
         if self.any_clear.load(Ordering::Acquire) {
             if let Some(entries) = self.data.get(&Location::StorageClear(*addr)) {
-                if let Some((idx, entry)) = entries.range(..tx).next_back() {
+                if let Some((idx, entry)) = entries.below(tx).next() {
                     if let Entry::Estimate = entry {
                         return Ok(ReadResult::Blocked(*idx));
                     }
@@ -152,8 +198,8 @@ impl MvMemory {
             // A transaction that wiped storage and then wrote the slot recorded the write after
             // the wipe, so the floor itself is included.
             let newest = match floor {
-                Some(f) => entries.range(f..tx).next_back(),
-                None => entries.range(..tx).next_back(),
+                Some(f) => entries.between(f, tx).next(),
+                None => entries.below(tx).next(),
             };
             if let Some((idx, entry)) = newest {
                 return match entry {
@@ -175,8 +221,9 @@ impl MvMemory {
 
     /// Stores an incarnation's reads and writes, replacing those of its previous incarnation
     /// (locations it no longer writes are removed). Returns whether it wrote a location the
-    /// previous incarnation did not: only then must higher transactions be re-validated.
-    pub fn record(&self, version: Version, reads: ReadSet, writes: WriteSet) -> Result<bool, MemoryError> {
+    /// previous incarnation did not (only then must higher transactions be re-validated), and
+    /// the previous read set, emptied, for the caller to reuse.
+    pub fn record(&self, version: Version, reads: ReadSet, writes: WriteSet) -> Result<(bool, ReadSet), MemoryError> {
         let tx = version.tx;
         let mut new_locations = Vec::with_capacity(writes.len());
         for (loc, op) in writes {
@@ -212,13 +259,14 @@ impl MvMemory {
         };
         *last = new_locations;
         drop(last);
-        *self.last_read[tx.idx()].lock() = reads;
-        Ok(wrote_new)
+        let mut old_reads = std::mem::replace(&mut *self.last_read[tx.idx()].lock(), reads);
+        old_reads.clear();
+        Ok((wrote_new, old_reads))
     }
 
     fn remove_entry(&self, loc: &Location, tx: TxIndex) {
         if let Some(mut entries) = self.data.get_mut(loc) {
-            entries.remove(&tx);
+            entries.remove(tx);
         }
     }
 
@@ -227,7 +275,7 @@ impl MvMemory {
         let last = self.last_written[tx.idx()].lock();
         for loc in last.iter() {
             if let Some(mut entries) = self.data.get_mut(loc) {
-                if let Some(e) = entries.get_mut(&tx) {
+                if let Some(e) = entries.get_mut(tx) {
                     *e = Entry::Estimate;
                 }
             }
@@ -276,7 +324,7 @@ impl MvMemory {
     fn delta_sum(&self, loc: &Location) -> Option<U256> {
         let entries = self.data.get(loc)?;
         let mut sum = U256::ZERO;
-        for entry in entries.values() {
+        for entry in entries.entries() {
             match entry {
                 Entry::Delta(d) => sum = sum.wrapping_add(*d),
                 _ => return None,

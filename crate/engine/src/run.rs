@@ -16,8 +16,8 @@ use parking_lot::Mutex;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::mv_memory::{BaseState, FinalValue, MemoryError, MvMemory, ReadResult};
-use crate::scheduler::{InvariantError, Scheduler, Task};
-use crate::stats::{Counters, RunStats};
+use crate::scheduler::{Backoff, InvariantError, Scheduler, Task};
+use crate::stats::{Counters, LocalCounts, RunStats};
 use crate::types::*;
 
 /// Why a parallel run gave up; the block is then executed sequentially.
@@ -64,11 +64,18 @@ pub struct WorkerCtx {
     current: Option<Version>,
     pending: Option<Task>,
     reads: ReadSet,
+    counts: LocalCounts,
 }
 
 impl WorkerCtx {
     pub fn current(&self) -> Option<Version> {
         self.current
+    }
+
+    /// Forgets the reads of the current incarnation, which starts over from its beginning
+    /// (after a base value it needed was loaded).
+    pub fn restart(&mut self) {
+        self.reads.clear();
     }
 }
 
@@ -145,40 +152,28 @@ impl ParallelRun {
     }
 
     /// Runs a validation task; returns the task it leads to, if any.
-    fn validate(&self, version: Version) -> Result<Option<Task>, Fallback> {
-        self.counters.validations.fetch_add(1, Ordering::Relaxed);
+    fn validate(&self, w: &mut WorkerCtx, version: Version) -> Result<Option<Task>, Fallback> {
+        w.counts.validations += 1;
         let valid = self.memory.validate(version.tx, &*self.base)?;
         let aborted = !valid && self.scheduler.try_validation_abort(version);
         if aborted {
-            self.counters.validation_aborts.fetch_add(1, Ordering::Relaxed);
+            w.counts.validation_aborts += 1;
             self.memory.convert_writes_to_estimates(version.tx);
         }
         Ok(self.scheduler.finish_validation(version.tx, aborted)?)
     }
 
-    fn backoff(&self, round: u32) {
-        if round < 64 {
-            std::hint::spin_loop();
-        } else if round < 96 {
-            std::thread::yield_now();
-        } else {
+    fn backoff(&self, backoff: &mut Backoff) {
+        if backoff.should_park() {
             self.scheduler.park(Duration::from_millis(2), || self.halt.is_set());
         }
     }
 }
 
-impl Run for ParallelRun {
-    fn block_size(&self) -> usize {
-        self.scheduler.block_size()
-    }
-
-    fn next(&self, w: &mut WorkerCtx) -> Step {
-        if w.current.take().is_some() {
-            // The previous incarnation was neither finished nor suspended.
-            self.halt(Fallback::Protocol("next() called during an execution"));
-        }
-        w.reads.clear();
-        let mut round = 0u32;
+impl ParallelRun {
+    /// The body of `next`: finds the worker's next execution, running validations in place.
+    fn next_step(&self, w: &mut WorkerCtx) -> Step {
+        let mut backoff = Backoff::new();
         loop {
             if self.halt.is_set() {
                 return Step::Halted;
@@ -195,11 +190,12 @@ impl Run for ParallelRun {
                             return Step::Halted;
                         }
                     }
+                    w.counts.executions += 1;
                     self.counters.start_execution();
                     w.current = Some(v);
                     return Step::Execute(v);
                 }
-                Some(Task::Validate(v)) => match self.validate(v) {
+                Some(Task::Validate(v)) => match self.validate(w, v) {
                     Ok(t) => w.pending = t,
                     Err(e) => {
                         self.halt(e);
@@ -210,11 +206,30 @@ impl Run for ParallelRun {
                     if self.scheduler.done() {
                         return Step::Done;
                     }
-                    self.backoff(round);
-                    round += 1;
+                    self.backoff(&mut backoff);
                 }
             }
         }
+    }
+}
+
+impl Run for ParallelRun {
+    fn block_size(&self) -> usize {
+        self.scheduler.block_size()
+    }
+
+    fn next(&self, w: &mut WorkerCtx) -> Step {
+        if w.current.take().is_some() {
+            // The previous incarnation was neither finished nor suspended.
+            self.halt(Fallback::Protocol("next() called during an execution"));
+        }
+        w.reads.clear();
+        let step = self.next_step(w);
+        if !matches!(step, Step::Execute(_)) {
+            // The worker leaves the block: publish its counts.
+            self.counters.flush(&mut w.counts);
+        }
+        step
     }
 
     fn read(&self, w: &mut WorkerCtx, loc: &Location) -> Result<Value, ReadError> {
@@ -222,17 +237,25 @@ impl Run for ParallelRun {
             self.halt(Fallback::Protocol("read() outside an execution"));
             return Err(ReadError::Halted);
         };
-        match self.memory.read(loc, v.tx, &*self.base) {
-            Ok(ReadResult::Value(value)) => {
-                w.reads.push((*loc, value.clone()));
-                Ok(value)
-            }
-            Ok(ReadResult::Blocked(b)) => Err(ReadError::Blocked(b)),
-            Ok(ReadResult::NotLoaded) => Err(ReadError::NotLoaded),
-            Err(e) => {
-                self.halt(e.into());
-                Err(ReadError::Halted)
-            }
+        loop {
+            return match self.memory.read(loc, v.tx, &*self.base) {
+                Ok(ReadResult::Value(value)) => {
+                    w.reads.push((*loc, value.clone()));
+                    Ok(value)
+                }
+                Ok(ReadResult::Blocked(b)) => {
+                    w.counts.dependency_waits += 1;
+                    if b < v.tx && self.scheduler.wait_while_executing(b, || self.halt.is_set()) {
+                        continue;
+                    }
+                    Err(ReadError::Blocked(b))
+                }
+                Ok(ReadResult::NotLoaded) => Err(ReadError::NotLoaded),
+                Err(e) => {
+                    self.halt(e.into());
+                    Err(ReadError::Halted)
+                }
+            };
         }
     }
 
@@ -246,7 +269,10 @@ impl Run for ParallelRun {
             .memory
             .record(v, reads, writes)
             .map_err(Fallback::from)
-            .and_then(|wrote_new| Ok(self.scheduler.finish_execution(v, wrote_new)?));
+            .and_then(|(wrote_new, recycled)| {
+                w.reads = recycled;
+                Ok(self.scheduler.finish_execution(v, wrote_new)?)
+            });
         match result {
             Ok(task) => w.pending = task,
             Err(e) => self.halt(e),
@@ -262,7 +288,6 @@ impl Run for ParallelRun {
         if blocker >= v.tx {
             return self.halt(Fallback::Protocol("suspended on a transaction that is not lower"));
         }
-        self.counters.dependency_waits.fetch_add(1, Ordering::Relaxed);
         match self.scheduler.add_dependency(v.tx, blocker) {
             // The blocker finished meanwhile: run the same incarnation again right away.
             Ok(false) => w.pending = Some(Task::Execute(v)),
@@ -378,10 +403,12 @@ impl Run for SequentialRun {
         let st = self.state.lock();
         if st.next_tx >= self.block_size {
             self.busy.store(0, Ordering::Release);
+            self.counters.flush(&mut w.counts);
             return Step::Done;
         }
         let v = Version { tx: TxIndex::from_usize(st.next_tx), incarnation: Incarnation(0) };
         drop(st);
+        w.counts.executions += 1;
         self.counters.start_execution();
         w.current = Some(v);
         Step::Execute(v)

@@ -22,6 +22,12 @@
 //!    indices are past the end, no task is active, and `decrease_cnt` did not move while it
 //!    looked: then no task can ever be created again.
 //!
+//! One addition to the paper: a reader that meets the ESTIMATE of a transaction that is
+//! executing right now waits for that execution to finish and reads again
+//! (`wait_while_executing`), instead of suspending. Without it, a thread at high contention
+//! suspends every higher transaction on the same ESTIMATE in turn, and all of them are
+//! resumed and suspended again: quadratic work for a chain of dependent transactions.
+//!
 //! Lock-free on the hot path: the status of each transaction is one `AtomicU64` moved by
 //! compare-and-swap. The only lock is the per-transaction dependency list, taken when a
 //! transaction suspends on an ESTIMATE and when its blocker finishes.
@@ -79,13 +85,54 @@ pub struct Scheduler {
     /// Per transaction: `incarnation << 2 | status`. Moved by CAS with AcqRel: the Release of
     /// EXECUTED in `finish_execution` pairs with the Acquire in `next_version_to_validate` and
     /// `add_dependency`, so whoever sees EXECUTED also sees the recorded reads and writes.
-    status: Vec<CachePadded<AtomicU64>>,
+    /// Not cache-padded: a padded word per transaction is 128 bytes, and the page faults of
+    /// allocating that for a large block cost more than the false sharing between neighbours.
+    status: Vec<AtomicU64>,
     /// Per transaction: the transactions suspended until it finishes executing. Lock order:
     /// `add_dependency` holds `dependencies[blocker]` while it reads `status[blocker]` and moves
     /// `status[tx]`; nothing else holds a dependency lock while taking another lock.
     dependencies: Vec<Mutex<Vec<TxIndex>>>,
     /// Parking for threads with nothing to do; woken when an index is lowered or the block ends.
     idle: Idle,
+}
+
+/// Waiting strategy of a thread with nothing to do: spin briefly, then yield the core (which
+/// returns at once when no other thread wants it, so wake-up stays cheap while cores are
+/// free), and only after `YIELD_FOR` park on the condition variable (a futex wake-up costs
+/// tens of microseconds, a large share of a transaction).
+pub struct Backoff {
+    round: u32,
+    since: Option<std::time::Instant>,
+}
+
+impl Backoff {
+    const SPINS: u32 = 64;
+    const YIELD_FOR: std::time::Duration = std::time::Duration::from_micros(300);
+
+    pub fn new() -> Self {
+        Backoff { round: 0, since: None }
+    }
+
+    /// Spins or yields once; returns true when the caller should park instead.
+    pub fn should_park(&mut self) -> bool {
+        self.round += 1;
+        if self.round <= Self::SPINS {
+            std::hint::spin_loop();
+            return false;
+        }
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() < Self::YIELD_FOR {
+            std::thread::yield_now();
+            return false;
+        }
+        true
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 struct Idle {
@@ -95,9 +142,20 @@ struct Idle {
 }
 
 impl Idle {
+    /// Sleeps until `ready()` (checked under the lock, after registering as a sleeper) or
+    /// `timeout`. Every state change a sleeper can wait for calls `notify`.
+    fn wait_until(&self, timeout: std::time::Duration, ready: impl Fn() -> bool) {
+        let mut g = self.lock.lock();
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        if !ready() {
+            self.cv.wait_for(&mut g, timeout);
+        }
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+    }
+
     fn notify(&self) {
-        // Ordering: SeqCst pairs with the SeqCst increment in `Scheduler::park`; either the
-        // sleeper sees the new work in its re-check, or we see it counted and notify.
+        // Ordering: SeqCst pairs with the SeqCst increment in `wait_until`; either the
+        // sleeper sees the change in its re-check, or we see it counted and notify.
         if self.sleepers.load(Ordering::SeqCst) > 0 {
             let _g = self.lock.lock();
             self.cv.notify_all();
@@ -114,7 +172,7 @@ impl Scheduler {
             decrease_cnt: CachePadded::new(AtomicUsize::new(0)),
             num_active_tasks: CachePadded::new(AtomicUsize::new(0)),
             done_marker: AtomicBool::new(block_size == 0),
-            status: (0..block_size).map(|_| CachePadded::new(AtomicU64::new(pack(0, READY)))).collect(),
+            status: (0..block_size).map(|_| AtomicU64::new(pack(0, READY))).collect(),
             dependencies: (0..block_size).map(|_| Mutex::new(Vec::new())).collect(),
             idle: Idle { sleepers: AtomicUsize::new(0), lock: Mutex::new(()), cv: Condvar::new() },
         }
@@ -143,12 +201,33 @@ impl Scheduler {
     /// Blocks the calling thread until there may be work, the block is done, `stop()` is true,
     /// or `timeout` passes.
     pub fn park(&self, timeout: std::time::Duration, stop: impl Fn() -> bool) {
-        let mut g = self.idle.lock.lock();
-        self.idle.sleepers.fetch_add(1, Ordering::SeqCst);
-        if !self.has_work() && !self.done() && !stop() {
-            self.idle.cv.wait_for(&mut g, timeout);
+        self.idle.wait_until(timeout, || self.has_work() || self.done() || stop());
+    }
+
+    /// Waits while `blocker` is executing. Returns true once its execution has finished (the
+    /// caller reads again), false if it is not executing (the caller suspends instead) or
+    /// `stop()` became true.
+    ///
+    /// Why this cannot deadlock: a waiter only waits for a strictly lower transaction that
+    /// some other thread is running right now, so every chain of waits ends at a thread that
+    /// is executing and not waiting; and a blocker that stops executing without finishing
+    /// (it suspended) releases its waiters, who then suspend through `add_dependency`.
+    pub fn wait_while_executing(&self, blocker: TxIndex, stop: impl Fn() -> bool) -> bool {
+        let status = |s: &Self| unpack(s.status[blocker.idx()].load(Ordering::Acquire)).1;
+        let mut backoff = Backoff::new();
+        loop {
+            match status(self) {
+                EXECUTING => {}
+                EXECUTED => return true,
+                _ => return false,
+            }
+            if stop() {
+                return false;
+            }
+            if backoff.should_park() {
+                self.idle.wait_until(std::time::Duration::from_micros(500), || status(self) != EXECUTING || stop());
+            }
         }
-        self.idle.sleepers.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// The incarnation that currently owns `tx` and its status name (for stats and tests).
@@ -254,6 +333,8 @@ impl Scheduler {
             deps.push(tx);
         }
         self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
+        // Threads waiting in place for `tx` must now suspend too.
+        self.idle.notify();
         Ok(true)
     }
 
@@ -297,6 +378,8 @@ impl Scheduler {
         ) {
             return Err(InvariantError { what: "finish an execution that is not running", tx: tx as u32, word });
         }
+        // Threads waiting in place for this execution may read now.
+        self.idle.notify();
         let deps = std::mem::take(&mut *self.dependencies[tx].lock());
         self.resume_dependencies(deps)?;
         if self.validation_idx.load(Ordering::SeqCst) > tx {

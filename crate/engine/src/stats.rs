@@ -1,7 +1,20 @@
-//! Counters a block run keeps. Relaxed atomics: they are only summed after the threads are
-//! joined (or have reported done), which supplies the happens-before.
+//! Counters a block run keeps. Each worker counts locally (`LocalCounts`) and adds its counts
+//! to the shared totals once, when it leaves the block, so the hot path touches no shared
+//! cache line for bookkeeping. Relaxed atomics: totals are read after the workers left, which
+//! supplies the happens-before (thread join, or the message that says a worker is done).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crossbeam_utils::CachePadded;
+
+/// Counts of one worker, flushed into `Counters` when it leaves the block.
+#[derive(Default, Clone, Copy)]
+pub struct LocalCounts {
+    pub executions: u64,
+    pub validations: u64,
+    pub validation_aborts: u64,
+    pub dependency_waits: u64,
+}
 
 #[derive(Default)]
 pub struct Counters {
@@ -9,8 +22,9 @@ pub struct Counters {
     pub validations: AtomicU64,
     pub validation_aborts: AtomicU64,
     pub dependency_waits: AtomicU64,
-    pub executing_now: AtomicU64,
-    pub peak_concurrency: AtomicU64,
+    /// Updated on every execution start and end, so kept on its own cache line.
+    executing_now: CachePadded<AtomicU64>,
+    peak_concurrency: AtomicU64,
 }
 
 /// A snapshot of the counters of one block.
@@ -23,7 +37,8 @@ pub struct RunStats {
     pub validations: u64,
     /// Validations that found a stale read and aborted the incarnation.
     pub validation_aborts: u64,
-    /// Executions suspended on an ESTIMATE (a dependency on a lower transaction).
+    /// Reads that met the ESTIMATE of a lower transaction (a dependency) and waited for it,
+    /// in place or by suspending.
     pub dependency_waits: u64,
     /// Most incarnations executing at the same time.
     pub peak_concurrency: u64,
@@ -31,9 +46,17 @@ pub struct RunStats {
 
 impl Counters {
     pub fn start_execution(&self) {
-        self.executions.fetch_add(1, Relaxed);
         let now = self.executing_now.fetch_add(1, Relaxed) + 1;
-        self.peak_concurrency.fetch_max(now, Relaxed);
+        if now > self.peak_concurrency.load(Relaxed) {
+            self.peak_concurrency.fetch_max(now, Relaxed);
+        }
+    }
+    pub fn flush(&self, local: &mut LocalCounts) {
+        self.executions.fetch_add(local.executions, Relaxed);
+        self.validations.fetch_add(local.validations, Relaxed);
+        self.validation_aborts.fetch_add(local.validation_aborts, Relaxed);
+        self.dependency_waits.fetch_add(local.dependency_waits, Relaxed);
+        *local = LocalCounts::default();
     }
     pub fn end_execution(&self) {
         self.executing_now.fetch_sub(1, Relaxed);

@@ -1,0 +1,10 @@
+//! Node binding of the parallel-evm engine. Thin: it owns the byte codec, the registry that
+//! lets worker threads attach to a block, and a few native helpers; the engine crate holds
+//! all scheduling logic.
+
+mod codec;
+mod mock;
+mod session;
+
+pub use mock::*;
+pub use session::*;

@@ -1,0 +1,285 @@
+//! Blocks in progress, shared by every JS environment of the process.
+//!
+//! The main thread creates a `NativeBlock`; worker threads attach to it by id with
+//! `NativeWorker` and pull transactions from it synchronously (`next` blocks the worker's own
+//! thread, never the main thread). Rust statics are per process while napi exports are per
+//! environment, so the registry below is how the main thread's block reaches the workers.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use dashmap::DashMap;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use parallel_evm_engine::base::SharedBase;
+use parallel_evm_engine::{BaseState, Fallback, ParallelRun, ReadError, Run, SequentialRun, Step, Value, WorkerCtx, B256};
+use parking_lot::Mutex;
+use rustc_hash::{FxBuildHasher, FxHashMap};
+
+use crate::codec::{self, CodecError};
+
+pub struct Session {
+    pub run: Box<dyn Run>,
+    pub base: Arc<SharedBase>,
+    /// Code by hash. Content-addressed, so it needs no versioning: an account's `code_hash`
+    /// is what transactions read and validate.
+    pub code: DashMap<B256, Arc<[u8]>, FxBuildHasher>,
+}
+
+static SESSIONS: LazyLock<Mutex<FxHashMap<u32, Arc<Session>>>> = LazyLock::new(Default::default);
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+fn load_base(session: &Session, buf: &[u8]) -> std::result::Result<u32, CodecError> {
+    let entries = codec::decode_base(buf)?;
+    let n = entries.len() as u32;
+    for (loc, value) in entries {
+        session.base.insert(loc, value);
+    }
+    Ok(n)
+}
+
+fn load_code(session: &Session, hash: &[u8], code: &[u8]) -> Result<()> {
+    let hash: B256 = hash.try_into().map_err(|_| Error::new(Status::InvalidArg, "code hash must be 32 bytes"))?;
+    session.code.entry(hash).or_insert_with(|| Arc::from(code));
+    Ok(())
+}
+
+#[napi(object)]
+#[derive(Default)]
+pub struct NativeBlockOptions {
+    /// `parallel` (Block-STM) or `sequential`.
+    pub mode: String,
+    /// Whether the base state is complete (unlisted accounts do not exist) or loaded on demand.
+    pub complete_base: bool,
+    pub max_reexecutions: Option<u32>,
+}
+
+#[napi(object)]
+pub struct NativeRunStats {
+    pub executions: f64,
+    pub reexecutions: f64,
+    pub validations: f64,
+    pub validation_aborts: f64,
+    pub dependency_waits: f64,
+    pub peak_concurrency: f64,
+}
+
+/// A block in progress, owned by the thread that created it.
+#[napi]
+pub struct NativeBlock {
+    id: u32,
+    session: Arc<Session>,
+}
+
+#[napi]
+impl NativeBlock {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(tx_count: u32, options: NativeBlockOptions) -> Result<Self> {
+        let base = Arc::new(SharedBase::new(options.complete_base));
+        let shared: Arc<dyn BaseState + Send> = base.clone();
+        let n = tx_count as usize;
+        let run: Box<dyn Run> = match options.mode.as_str() {
+            "parallel" => Box::new(ParallelRun::new(n, shared, options.max_reexecutions)),
+            "sequential" => Box::new(SequentialRun::new(n, shared)),
+            other => return Err(Error::new(Status::InvalidArg, format!("unknown mode {other:?}"))),
+        };
+        let session = Arc::new(Session { run, base, code: DashMap::with_hasher(FxBuildHasher) });
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        SESSIONS.lock().insert(id, session.clone());
+        Ok(NativeBlock { id, session })
+    }
+
+    #[napi(getter)]
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Loads base-state records (see the codec); returns how many.
+    #[napi(catch_unwind)]
+    pub fn load_base(&self, buf: Uint8ArraySlice) -> Result<u32> {
+        Ok(load_base(&self.session, &buf)?)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn load_code(&self, hash: Uint8ArraySlice, code: Uint8ArraySlice) -> Result<()> {
+        load_code(&self.session, &hash, &code)
+    }
+
+    /// The final value of every written location (codec snapshot records), once done.
+    #[napi(catch_unwind)]
+    pub fn snapshot(&self) -> Result<Buffer> {
+        let state = self.session.run.snapshot().map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
+        Ok(codec::encode_snapshot(&state).into())
+    }
+
+    /// Code written during the block, by hash (returns `null` if unknown).
+    #[napi(catch_unwind)]
+    pub fn code(&self, hash: Uint8ArraySlice) -> Option<Buffer> {
+        let hash: B256 = (&*hash).try_into().ok()?;
+        self.session.code.get(&hash).map(|c| c.to_vec().into())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn stats(&self) -> NativeRunStats {
+        let s = self.session.run.stats();
+        NativeRunStats {
+            executions: s.executions as f64,
+            reexecutions: s.reexecutions as f64,
+            validations: s.validations as f64,
+            validation_aborts: s.validation_aborts as f64,
+            dependency_waits: s.dependency_waits as f64,
+            peak_concurrency: s.peak_concurrency as f64,
+        }
+    }
+
+    /// Stops the run: every worker's `next` returns at once. `reason` is kept for `haltReason`.
+    #[napi(catch_unwind)]
+    pub fn halt(&self, reason: String) {
+        self.session.run.halt(Fallback::Vm(reason));
+    }
+
+    /// Why the run halted (`null` if it did not). Prefixed `vm:` when a worker or the caller
+    /// halted it, `engine:` when an engine invariant broke.
+    #[napi(catch_unwind)]
+    pub fn halt_reason(&self) -> Option<String> {
+        self.session.run.halted().map(|f| match f {
+            Fallback::Vm(why) => format!("vm: {why}"),
+            other => format!("engine: {other}"),
+        })
+    }
+
+    /// Removes the block from the registry; workers can no longer attach.
+    #[napi(catch_unwind)]
+    pub fn close(&self) {
+        SESSIONS.lock().remove(&self.id);
+    }
+}
+
+impl Drop for NativeBlock {
+    fn drop(&mut self) {
+        SESSIONS.lock().remove(&self.id);
+    }
+}
+
+/// Return codes of `NativeWorker.read` (the value itself is written into the scratch buffer).
+const READ_NOT_LOADED: i32 = -1;
+const READ_HALTED: i32 = -2;
+/// `read` returns `READ_BLOCKED_BASE - blocker` when an ESTIMATE of `blocker` is in the way.
+const READ_BLOCKED_BASE: i32 = -16;
+
+/// `next` returns these when there is no transaction to execute.
+const NEXT_DONE: f64 = -1.0;
+const NEXT_HALTED: f64 = -2.0;
+
+/// One worker thread's handle on a block.
+#[napi]
+pub struct NativeWorker {
+    session: Arc<Session>,
+    ctx: WorkerCtx,
+}
+
+#[napi]
+impl NativeWorker {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(block_id: u32) -> Result<Self> {
+        let session = SESSIONS
+            .lock()
+            .get(&block_id)
+            .cloned()
+            .ok_or_else(|| Error::new(Status::InvalidArg, format!("no native block with id {block_id}")))?;
+        Ok(NativeWorker { session, ctx: WorkerCtx::default() })
+    }
+
+    /// Blocks until there is a transaction to execute. Returns `tx + incarnation * 2^32`,
+    /// or -1 when the block is done, -2 when it halted.
+    #[napi(catch_unwind)]
+    pub fn next(&mut self) -> f64 {
+        match self.session.run.next(&mut self.ctx) {
+            Step::Execute(v) => v.tx.0 as f64 + v.incarnation.0 as f64 * 4_294_967_296.0,
+            Step::Done => NEXT_DONE,
+            Step::Halted => NEXT_HALTED,
+        }
+    }
+
+    /// Reads the location encoded at the start of `scratch` and writes its value over it:
+    /// returns 0 (absent account / zero slot), 1 (value written), or a negative code.
+    #[napi(catch_unwind)]
+    pub fn read(&mut self, mut scratch: Uint8ArraySlice) -> Result<i32> {
+        let buf = unsafe { scratch.as_mut() };
+        let loc = codec::decode_location(buf)?;
+        Ok(match self.session.run.read(&mut self.ctx, &loc) {
+            Ok(Value::Account(None)) => 0,
+            Ok(Value::Account(Some(a))) => {
+                if buf.len() < 104 {
+                    return Err(Error::new(Status::InvalidArg, "scratch buffer too small"));
+                }
+                codec::write_account_fields(&a, buf);
+                1
+            }
+            Ok(Value::Storage(x)) if x.is_zero() => 0,
+            Ok(Value::Storage(x)) => {
+                buf[0..32].copy_from_slice(&x.to_be_bytes::<32>());
+                1
+            }
+            Ok(Value::Cleared) => return Err(Error::new(Status::InvalidArg, "storage wipe markers cannot be read")),
+            Err(ReadError::NotLoaded) => READ_NOT_LOADED,
+            Err(ReadError::Halted) => READ_HALTED,
+            Err(ReadError::Blocked(b)) => READ_BLOCKED_BASE - b.0 as i32,
+        })
+    }
+
+    /// Ends the current incarnation with the write-set records in `writes[..len]`.
+    #[napi(catch_unwind)]
+    pub fn finish(&mut self, writes: Uint8ArraySlice, len: u32) -> Result<()> {
+        let bytes = writes.get(..len as usize).ok_or_else(|| Error::new(Status::InvalidArg, "length past the buffer"))?;
+        let mut codes = Vec::new();
+        let decoded = codec::decode_writes(bytes, &mut codes);
+        for blob in codes {
+            self.session.code.entry(blob.hash).or_insert_with(|| Arc::from(blob.code));
+        }
+        match decoded {
+            Ok(ws) => self.session.run.finish(&mut self.ctx, ws),
+            Err(e) => {
+                // A malformed message is our bug, not the transaction's: stop the run.
+                self.session.run.halt(Fallback::Protocol("malformed write set"));
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The current incarnation starts over (a base value it needed has been loaded).
+    #[napi(catch_unwind)]
+    pub fn restart(&mut self) {
+        self.ctx.restart();
+    }
+
+    /// Ends the current incarnation: it read an ESTIMATE of `blocker`.
+    #[napi(catch_unwind)]
+    pub fn suspend(&mut self, blocker: u32) {
+        self.session.run.suspend(&mut self.ctx, parallel_evm_engine::TxIndex(blocker));
+    }
+
+    #[napi(catch_unwind)]
+    pub fn load_base(&self, buf: Uint8ArraySlice) -> Result<u32> {
+        Ok(load_base(&self.session, &buf)?)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn load_code(&self, hash: Uint8ArraySlice, code: Uint8ArraySlice) -> Result<()> {
+        load_code(&self.session, &hash, &code)
+    }
+
+    /// Code by hash, if the block knows it (`null` otherwise).
+    #[napi(catch_unwind)]
+    pub fn code(&self, hash: Uint8ArraySlice) -> Option<Buffer> {
+        let hash: B256 = (&*hash).try_into().ok()?;
+        self.session.code.get(&hash).map(|c| c.to_vec().into())
+    }
+
+    /// Stops the whole run (a worker-side failure that is not a transaction's).
+    #[napi(catch_unwind)]
+    pub fn halt(&self, reason: String) {
+        self.session.run.halt(Fallback::Vm(reason));
+    }
+}

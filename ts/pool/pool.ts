@@ -1,0 +1,262 @@
+/**
+ * A pool of worker threads, started once and used for many blocks. Each worker loads one
+ * runner module; a block run creates a native block, lets the participating workers pull its
+ * transactions, serves their base-state loads, and collects the outcome of each transaction's
+ * last incarnation.
+ */
+import { Worker } from 'node:worker_threads'
+
+import { ExecutorClosedError, NativeError, WorkerError, reviveError } from '../errors.ts'
+import { loadNative, type NativeBinding } from '../native.ts'
+import type { FromWorker, Outcome, ToWorker, WorkerInit } from './protocol.ts'
+
+export type NativeBlock = InstanceType<NativeBinding['NativeBlock']>
+export type NativeRunStats = ReturnType<NativeBlock['stats']>
+
+/** A module next to this one, in the flavour (compiled `.js` or source `.ts`) now running. */
+export function siblingModule(base: string, relative: string): string {
+  const ext = base.endsWith('.ts') ? '.ts' : '.js'
+  return new URL(relative + ext, base).href
+}
+
+export interface PoolOptions {
+  /** Worker threads to start. */
+  threads: number
+  /** URL of a module exporting `createRunner` (see `runner.ts`). */
+  runnerModule: string
+  /** Structured-cloneable options passed to `createRunner`. */
+  runnerOptions?: unknown
+}
+
+export interface BlockRequest {
+  txCount: number
+  mode: 'parallel' | 'sequential'
+  /** Workers taking part (parallel mode); default all. Sequential mode uses one. */
+  workers?: number
+  /** Sent to each participating worker's `beginBlock`. */
+  payload: unknown
+  /** Whether unlisted base locations are absent (true) or must be loaded on demand. */
+  completeBase: boolean
+  maxReexecutions?: number
+  /** Loads base state into the native block before the workers start. */
+  prepare?(block: NativeBlock): void
+  /** Loads the base value of an encoded location on demand. */
+  loadBase?(location: Uint8Array, block: NativeBlock): Promise<void>
+}
+
+export interface BlockRun {
+  /** Per transaction, the outcome of its last (committed) incarnation. */
+  outcomes: Outcome[]
+  /** Native snapshot records of the final state; undefined if the run halted. */
+  snapshot: Uint8Array | undefined
+  stats: NativeRunStats
+  /** Set when the engine halted the run (`engine: …` means: run it again sequentially). */
+  haltReason: string | undefined
+  /** Code written during the block, by hash. */
+  code(hash: Uint8Array): Uint8Array | null
+  /** Wall time from the first worker starting to the last finishing. */
+  wallMs: number
+  /** Per worker, the time it spent inside the block. */
+  busyMs: number[]
+}
+
+interface Slot {
+  worker: Worker
+  alive: boolean
+  exited: Promise<number>
+  /** The last 'error' event of the worker, if any. */
+  error?: Error
+  onMessage?: (m: FromWorker) => void
+  onExit?: (code: number) => void
+}
+
+export class WorkerPool {
+  private slots: Slot[] = []
+  private closing: Promise<void> | undefined
+  private tail: Promise<unknown> = Promise.resolve()
+  private activeBlock: NativeBlock | undefined
+  private readonly native: NativeBinding
+
+  private constructor(private readonly opts: PoolOptions) {
+    const native = loadNative()
+    if (native === null) throw new NativeError('the worker pool needs the native addon')
+    this.native = native
+  }
+
+  /** Starts `threads` workers and waits until each has loaded its runner. */
+  static async start(opts: PoolOptions): Promise<WorkerPool> {
+    const pool = new WorkerPool(opts)
+    const started = await Promise.allSettled(Array.from({ length: opts.threads }, () => pool.spawn()))
+    for (const s of started) if (s.status === 'fulfilled') pool.slots.push(s.value)
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+    if (failed !== undefined) {
+      await pool.close()
+      throw failed.reason
+    }
+    return pool
+  }
+
+  get size(): number {
+    return this.slots.length
+  }
+
+  private spawn(): Promise<Slot> {
+    const entry = siblingModule(import.meta.url, './worker')
+    const init: WorkerInit = { runnerModule: this.opts.runnerModule, runnerOptions: this.opts.runnerOptions, entry }
+    // From TypeScript sources the worker needs a shim that registers tsx (see the shim).
+    const script = entry.endsWith('.ts') ? new URL('./ts-worker-shim.mjs', import.meta.url) : new URL(entry)
+    const worker = new Worker(script, { workerData: init })
+    let resolveExit!: (code: number) => void
+    const slot: Slot = { worker, alive: true, exited: new Promise((r) => (resolveExit = r)) }
+    worker.on('message', (m: FromWorker) => slot.onMessage?.(m))
+    worker.on('error', (e) => {
+      slot.error = e
+    })
+    worker.on('exit', (code) => {
+      slot.alive = false
+      slot.onExit?.(code)
+      resolveExit(code)
+    })
+    return new Promise((resolve, reject) => {
+      slot.onMessage = (m) => {
+        if (m.type === 'ready') {
+          slot.onMessage = undefined
+          slot.onExit = undefined
+          resolve(slot)
+        } else if (m.type === 'init-failed') {
+          slot.onExit = undefined
+          void worker.terminate()
+          reject(new WorkerError(`worker failed to start: ${m.error.message}`, { cause: reviveError(m.error) }))
+        }
+      }
+      slot.onExit = (code) => reject(new WorkerError(`worker exited (code ${code}) while starting`, { cause: slot.error }))
+    })
+  }
+
+  /** Runs one block; blocks queue behind each other. */
+  run(req: BlockRequest): Promise<BlockRun> {
+    const result = this.tail.then(() => this.runNow(req))
+    this.tail = result.catch(() => undefined)
+    return result
+  }
+
+  private async runNow(req: BlockRequest): Promise<BlockRun> {
+    if (this.closing !== undefined) throw new ExecutorClosedError()
+    // Replace workers that died since the last block.
+    for (let i = 0; i < this.slots.length; i++) {
+      if (!this.slots[i].alive) this.slots[i] = await this.spawn()
+    }
+    const block = new this.native.NativeBlock(req.txCount, {
+      mode: req.mode,
+      completeBase: req.completeBase,
+      maxReexecutions: req.maxReexecutions,
+    })
+    this.activeBlock = block
+    try {
+      req.prepare?.(block)
+      const count = req.mode === 'sequential' ? 1 : Math.max(1, Math.min(req.workers ?? this.slots.length, this.slots.length))
+      const participants = this.slots.slice(0, count)
+      const loads = new Map<string, Promise<void>>()
+      const started = performance.now()
+      const settled = await Promise.allSettled(
+        participants.map(
+          (slot) =>
+            new Promise<Extract<FromWorker, { type: 'block-done' }>>((resolve, reject) => {
+              slot.onExit = (code) => {
+                block.halt('a worker died')
+                reject(new WorkerError(`worker exited (code ${code}) during a block`, { cause: slot.error }))
+              }
+              slot.onMessage = (m) => {
+                if (m.type === 'block-done' && m.blockId === block.id) resolve(m)
+                else if (m.type === 'load' && m.blockId === block.id) this.serveLoad(slot, m, block, req, loads)
+              }
+              const msg: ToWorker = { type: 'block', blockId: block.id, payload: req.payload }
+              slot.worker.postMessage(msg)
+            }),
+        ),
+      )
+      const wallMs = performance.now() - started
+      for (const slot of participants) {
+        slot.onMessage = undefined
+        slot.onExit = undefined
+      }
+      const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+      if (failure !== undefined) throw failure.reason
+      const done = settled.map((s) => (s as PromiseFulfilledResult<Extract<FromWorker, { type: 'block-done' }>>).value)
+      const fatal = done.find((d) => d.fatal !== undefined)?.fatal
+      if (this.closing !== undefined) throw new ExecutorClosedError('the executor was closed during the block')
+      if (fatal !== undefined) {
+        throw new WorkerError(`worker failed: ${fatal.message}`, { cause: reviveError(fatal) })
+      }
+      const haltReason = block.haltReason() ?? undefined
+      const outcomes: Outcome[] = new Array(req.txCount)
+      if (haltReason === undefined) {
+        for (const d of done) {
+          for (const o of d.outcomes) {
+            const prev = outcomes[o.tx]
+            if (prev === undefined || prev.incarnation < o.incarnation) outcomes[o.tx] = o
+          }
+        }
+      }
+      return {
+        outcomes,
+        snapshot: haltReason === undefined ? block.snapshot() : undefined,
+        stats: block.stats(),
+        haltReason,
+        code: (hash) => block.code(hash),
+        wallMs,
+        busyMs: done.map((d) => d.busyMs),
+      }
+    } finally {
+      this.activeBlock = undefined
+      block.close()
+    }
+  }
+
+  private serveLoad(
+    slot: Slot,
+    m: Extract<FromWorker, { type: 'load' }>,
+    block: NativeBlock,
+    req: BlockRequest,
+    loads: Map<string, Promise<void>>,
+  ): void {
+    const key = Buffer.from(m.location).toString('hex')
+    let p = loads.get(key)
+    if (p === undefined) {
+      p =
+        req.loadBase === undefined
+          ? Promise.reject(new Error('this block has no base-state loader'))
+          : req.loadBase(m.location, block)
+      loads.set(key, p)
+    }
+    p.then(
+      () => slot.worker.postMessage({ type: 'loaded', requestId: m.requestId } satisfies ToWorker),
+      (e: unknown) => {
+        const error = e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) }
+        slot.worker.postMessage({ type: 'loaded', requestId: m.requestId, error } satisfies ToWorker)
+      },
+    )
+  }
+
+  /**
+   * Stops the pool: a running block is halted (its call rejects with `ExecutorClosedError`),
+   * then every worker closes its runner and exits. Workers that do not exit within
+   * `timeoutMs` are terminated. Idempotent.
+   */
+  close(timeoutMs = 5000): Promise<void> {
+    this.closing ??= (async () => {
+      this.activeBlock?.halt('executor closed')
+      await this.tail
+      await Promise.all(
+        this.slots.map(async (slot) => {
+          if (!slot.alive) return
+          slot.worker.postMessage({ type: 'close' } satisfies ToWorker)
+          const timer = setTimeout(() => void slot.worker.terminate(), timeoutMs)
+          await slot.exited
+          clearTimeout(timer)
+        }),
+      )
+    })()
+    return this.closing
+  }
+}
