@@ -59,6 +59,14 @@ export declare class NativeWorker {
   halt(reason: string): void
 }
 
+/**
+ * `common.customCrypto.ecrecover` semantics: the 64-byte public key, or an error.
+ * `recovery` is the recovery id (0 or 1), already derived from `v`.
+ */
+export declare function ecrecover(hash: Uint8Array, recovery: number, r: Uint8Array, s: Uint8Array): Buffer
+
+export declare function keccak256(data: Uint8Array): Buffer
+
 export interface NativeBlockOptions {
   /** `parallel` (Block-STM) or `sequential`. */
   mode: string
@@ -92,6 +100,26 @@ export interface NativeRunStats {
   dependencyWaits: number
   peakConcurrency: number
 }
+
+/**
+ * The root of the trie mapping `rlp(i)` to the i-th item (receipts and transactions roots).
+ * `items` is the concatenation of the items; `lengths` their byte lengths.
+ */
+export declare function orderedTrieRoot(items: Uint8Array, lengths: Array<number>): Buffer
+
+export interface RecoveredSenders {
+  /** 84 bytes per signature: public key (64) then address (20); zeros where it failed. */
+  signers: Buffer
+  /** Index of each signature that did not recover. */
+  failed: Array<number>
+  wallMs: number
+}
+
+/** Public key and address of a signer: 84 bytes (64-byte key, then the 20-byte address). */
+export declare function recoverSigner(hash: Uint8Array, recovery: number, r: Uint8Array, s: Uint8Array): Buffer
+
+/** Recovers many signers at once on `threads` native threads, off the JS thread. */
+export declare function recoverSigners(hashes: Uint8Array, signatures: Uint8Array, threads: number): Promise<RecoveredSenders>
 
 /** Runs a block of native mock transactions off the JS thread (see `NativeMockOptions`). */
 export declare function runNativeMockBlock(options: NativeMockOptions): Promise<NativeMockResult>

@@ -1,3 +1,18 @@
+export { ParallelExecutor } from './evm/executor.ts'
+export type {
+  BlockchainLike,
+  ExecutionMetrics,
+  ParallelExecutorOptions,
+  ParallelRunBlockResult,
+  Phase,
+  ProgressEvent,
+  RunBlockOptions,
+  Strategy,
+  StrategyKind,
+} from './evm/types.ts'
+export type { AccountDiff, StateDiff, StorageDiff } from './evm/state/overlay.ts'
+export type { Bytecodes, Prestate, PrestateAccount } from './evm/state/sources.ts'
+export { nativeEcrecover as ecrecover, recoverSender } from './evm/crypto.ts'
 export { KeyValueExecutor } from './kv/executor.ts'
 export type { KeyValueBlock, KeyValueExecutorOptions, KeyValueResult, KeyValueStats } from './kv/executor.ts'
 export type { KeyValueContext, KeyValueTransaction } from './kv/types.ts'

@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads'
 
-import { ExecutorClosedError, NativeError, WorkerError, reviveError } from '../errors.ts'
+import { ExecutorClosedError, NativeError, WorkerError, reviveError, serializeError } from '../errors.ts'
 import { loadNative, type NativeBinding } from '../native.ts'
 import type { FromWorker, Outcome, ToWorker, WorkerInit } from './protocol.ts'
 
@@ -40,8 +40,11 @@ export interface BlockRequest {
   maxReexecutions?: number
   /** Loads base state into the native block before the workers start. */
   prepare?(block: NativeBlock): void
-  /** Loads the base value of an encoded location on demand. */
-  loadBase?(location: Uint8Array, block: NativeBlock): Promise<void>
+  /**
+   * Answers a worker's request (its runner's own kinds, and `{ kind: 'base', location }`
+   * when a base value is not loaded). Identical requests of one block are answered once.
+   */
+  serve?(request: unknown, block: NativeBlock): Promise<unknown>
 }
 
 export interface BlockRun {
@@ -156,7 +159,7 @@ export class WorkerPool {
       req.prepare?.(block)
       const count = req.mode === 'sequential' ? 1 : Math.max(1, Math.min(req.workers ?? this.slots.length, this.slots.length))
       const participants = this.slots.slice(0, count)
-      const loads = new Map<string, Promise<void>>()
+      const answers = new Map<string, Promise<unknown>>()
       const started = performance.now()
       const settled = await Promise.allSettled(
         participants.map(
@@ -168,7 +171,7 @@ export class WorkerPool {
               }
               slot.onMessage = (m) => {
                 if (m.type === 'block-done' && m.blockId === block.id) resolve(m)
-                else if (m.type === 'load' && m.blockId === block.id) this.serveLoad(slot, m, block, req, loads)
+                else if (m.type === 'request' && m.blockId === block.id) this.serve(slot, m, block, req, answers)
               }
               const msg: ToWorker = { type: 'block', blockId: block.id, payload: req.payload }
               slot.worker.postMessage(msg)
@@ -213,28 +216,22 @@ export class WorkerPool {
     }
   }
 
-  private serveLoad(
+  private serve(
     slot: Slot,
-    m: Extract<FromWorker, { type: 'load' }>,
+    m: Extract<FromWorker, { type: 'request' }>,
     block: NativeBlock,
     req: BlockRequest,
-    loads: Map<string, Promise<void>>,
+    answers: Map<string, Promise<unknown>>,
   ): void {
-    const key = Buffer.from(m.location).toString('hex')
-    let p = loads.get(key)
+    const key = requestKey(m.request)
+    let p = answers.get(key)
     if (p === undefined) {
-      p =
-        req.loadBase === undefined
-          ? Promise.reject(new Error('this block has no base-state loader'))
-          : req.loadBase(m.location, block)
-      loads.set(key, p)
+      p = req.serve === undefined ? Promise.reject(new Error('this block serves no requests')) : req.serve(m.request, block)
+      answers.set(key, p)
     }
     p.then(
-      () => slot.worker.postMessage({ type: 'loaded', requestId: m.requestId } satisfies ToWorker),
-      (e: unknown) => {
-        const error = e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) }
-        slot.worker.postMessage({ type: 'loaded', requestId: m.requestId, error } satisfies ToWorker)
-      },
+      (value) => slot.worker.postMessage({ type: 'reply', requestId: m.requestId, value } satisfies ToWorker),
+      (e: unknown) => slot.worker.postMessage({ type: 'reply', requestId: m.requestId, error: serializeError(e) } satisfies ToWorker),
     )
   }
 
@@ -259,4 +256,11 @@ export class WorkerPool {
     })()
     return this.closing
   }
+}
+
+/** A map key identifying a request by content (bytes as hex, bigints as decimal). */
+function requestKey(r: unknown): string {
+  return JSON.stringify(r, (_k, v: unknown) =>
+    v instanceof Uint8Array ? Buffer.from(v).toString('hex') : typeof v === 'bigint' ? v.toString() : v,
+  )
 }

@@ -8,13 +8,13 @@ export type Outcome =
 
 export type ToWorker =
   | { type: 'block'; blockId: number; payload: unknown }
-  | { type: 'loaded'; requestId: number; error?: SerializedError }
+  | { type: 'reply'; requestId: number; value?: unknown; error?: SerializedError }
   | { type: 'close' }
 
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'init-failed'; error: SerializedError }
-  | { type: 'load'; requestId: number; blockId: number; location: Uint8Array }
+  | { type: 'request'; requestId: number; blockId: number; request: unknown }
   | { type: 'block-done'; blockId: number; outcomes: Outcome[]; fatal?: SerializedError; busyMs: number }
   | { type: 'closed' }
 

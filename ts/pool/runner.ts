@@ -6,8 +6,12 @@
 import type { NativeView } from './view.ts'
 
 export interface WorkerServices {
-  /** Asks the main thread to load the base value of an encoded location; resolves once loaded. */
-  load(location: Uint8Array): Promise<void>
+  /**
+   * Sends a request to the main thread's `BlockRequest.serve` for the current block and
+   * resolves with its answer. The worker loop itself sends `{ kind: 'base', location }` when a
+   * synchronous runner reads a base value that is not loaded.
+   */
+  request(request: unknown): Promise<unknown>
 }
 
 export interface TxRunner {

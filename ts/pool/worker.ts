@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 
-import { serializeError, type SerializedError } from '../errors.ts'
+import { reviveError, serializeError, type SerializedError } from '../errors.ts'
 import { loadNative } from '../native.ts'
 import type { FromWorker, Outcome, ToWorker, WorkerInit } from './protocol.ts'
 import type { RunnerModule, TxRunner } from './runner.ts'
@@ -17,15 +17,15 @@ const port = parentPort!
 const init = workerData as WorkerInit
 const post = (m: FromWorker) => port.postMessage(m)
 
-const pendingLoads = new Map<number, { resolve: () => void; reject: (e: Error) => void }>()
+const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
 let nextRequest = 1
 let currentBlock = 0
 
-function load(location: Uint8Array): Promise<void> {
+function request(req: unknown): Promise<unknown> {
   const requestId = nextRequest++
   return new Promise((resolve, reject) => {
-    pendingLoads.set(requestId, { resolve, reject })
-    post({ type: 'load', requestId, blockId: currentBlock, location })
+    pending.set(requestId, { resolve, reject })
+    post({ type: 'request', requestId, blockId: currentBlock, request: req })
   })
 }
 
@@ -65,7 +65,7 @@ async function runBlock(runner: TxRunner, blockId: number, payload: unknown): Pr
           } else {
             runner.abandon?.()
             if (signal instanceof NotLoadedSignal) {
-              await load(signal.location)
+              await request({ kind: 'base', location: signal.location })
               handle.restart()
               continue
             }
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   let runner: TxRunner
   try {
     const mod = (await import(init.runnerModule)) as RunnerModule
-    runner = await mod.createRunner(init.runnerOptions, { load })
+    runner = await mod.createRunner(init.runnerOptions, { request })
   } catch (e) {
     post({ type: 'init-failed', error: serializeError(e) })
     return
@@ -106,11 +106,11 @@ async function main(): Promise<void> {
       case 'block':
         queue = queue.then(() => runBlock(runner, m.blockId, m.payload))
         break
-      case 'loaded': {
-        const p = pendingLoads.get(m.requestId)
-        pendingLoads.delete(m.requestId)
-        if (m.error !== undefined) p?.reject(new Error(m.error.message))
-        else p?.resolve()
+      case 'reply': {
+        const p = pending.get(m.requestId)
+        pending.delete(m.requestId)
+        if (m.error !== undefined) p?.reject(reviveError(m.error))
+        else p?.resolve(m.value)
         break
       }
       case 'close':

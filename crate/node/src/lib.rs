@@ -3,8 +3,10 @@
 //! all scheduling logic.
 
 mod codec;
+mod crypto;
 mod mock;
 mod session;
 
+pub use crypto::*;
 pub use mock::*;
 pub use session::*;

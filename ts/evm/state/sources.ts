@@ -1,0 +1,202 @@
+/**
+ * The state before a block: a plain prestate object (complete: an account it does not list
+ * does not exist) or a caller's `StateManagerInterface` (read on demand).
+ */
+import type { StateManagerInterface } from '@ethereumjs/common'
+import { Address } from '@ethereumjs/util'
+
+import { InvalidInputError } from '../../errors.ts'
+import { EMPTY_BYTES, EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT, byteKey, bytesEqual, hexBytes, setLength32, unpad } from '../bytes.ts'
+import { keccak256 } from '../crypto.ts'
+import type { Fields } from './journaled.ts'
+
+/** Where values below an overlay come from. */
+export interface BaseSource {
+  /** True when every location is known up front (absent means absent). */
+  readonly complete: boolean
+  account(address: Uint8Array): Fields | Promise<Fields>
+  storage(address: Uint8Array, slot: Uint8Array): Uint8Array | Promise<Uint8Array>
+  code(address: Uint8Array, codeHash: Uint8Array): Uint8Array | Promise<Uint8Array>
+}
+
+/** One account of a prestate, in the `pre_state.json` format of the oracle's mainnet blocks. */
+export interface PrestateAccount {
+  /** Hex quantity (or bigint). */
+  balance: string | bigint
+  /** Integer, hex quantity or bigint. */
+  nonce: number | string | bigint
+  /** Hash of the account's code; the code comes from `bytecodes` (or `code`). */
+  code_hash?: string
+  /** The code itself, as hex (an alternative to `code_hash` + `bytecodes`). */
+  code?: string
+  /** Slot → value, both hex quantities. */
+  storage?: Record<string, string | bigint>
+}
+
+/** Address → account. Accounts not listed do not exist. */
+export type Prestate = Record<string, PrestateAccount>
+
+/** Code by hash, as in the oracle's `bytecodes.json`. */
+export type Bytecodes = Record<string, string> | Map<string, string | Uint8Array>
+
+function quantity(v: unknown, path: string): bigint {
+  if (typeof v === 'bigint') {
+    if (v < 0n) throw new InvalidInputError(`${path}: negative`)
+    return v
+  }
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v) || v < 0) throw new InvalidInputError(`${path}: not a non-negative integer: ${v}`)
+    return BigInt(v)
+  }
+  if (typeof v === 'string' && /^0x[0-9a-fA-F]*$/.test(v)) return v.length === 2 ? 0n : BigInt(v)
+  if (typeof v === 'string' && /^[0-9]+$/.test(v)) return BigInt(v)
+  throw new InvalidInputError(`${path}: not a quantity: ${JSON.stringify(v)?.slice(0, 60)}`)
+}
+
+function fixedHex(v: unknown, bytes: number, path: string): Uint8Array {
+  if (typeof v !== 'string' || !/^0x[0-9a-fA-F]*$/.test(v) || v.length !== 2 + bytes * 2) {
+    throw new InvalidInputError(`${path}: expected ${bytes} bytes of 0x-hex, got ${JSON.stringify(v)?.slice(0, 80)}`)
+  }
+  return hexBytes(v)
+}
+
+function word(v: bigint, path: string): Uint8Array {
+  if (v >> 256n !== 0n) throw new InvalidInputError(`${path}: larger than 256 bits`)
+  const out = new Uint8Array(32)
+  let x = v
+  for (let i = 31; i >= 0 && x > 0n; i--) {
+    out[i] = Number(x & 0xffn)
+    x >>= 8n
+  }
+  return out
+}
+
+/** A validated prestate, indexed for lookups. */
+export class PrestateSource implements BaseSource {
+  readonly complete = true
+  readonly accounts = new Map<string, { address: Uint8Array; fields: Fields & object }>()
+  /** Address key + slot key → minimal value (zeros are not stored). */
+  readonly slots = new Map<string, Uint8Array>()
+  /** Non-zero slots per address key (to tell whether an account has storage). */
+  readonly slotsByAddress = new Map<string, { slot: Uint8Array; value: Uint8Array }[]>()
+  readonly codes = new Map<string, Uint8Array>()
+
+  /** Parses and validates; throws `InvalidInputError` naming the first bad field. */
+  constructor(prestate: Prestate, bytecodes?: Bytecodes) {
+    if (prestate === null || typeof prestate !== 'object' || Array.isArray(prestate)) {
+      throw new InvalidInputError('prestate: expected an object mapping addresses to accounts')
+    }
+    const lookupCode = (hash: string): Uint8Array | undefined => {
+      if (bytecodes === undefined) return undefined
+      const v = bytecodes instanceof Map ? (bytecodes.get(hash) ?? bytecodes.get(hash.toLowerCase())) : (bytecodes[hash] ?? bytecodes[hash.toLowerCase()])
+      if (v === undefined) return undefined
+      return typeof v === 'string' ? hexBytes(v) : v
+    }
+    for (const [addr, acc] of Object.entries(prestate)) {
+      const path = `prestate[${addr}]`
+      const address = fixedHex(addr, 20, `${path} (address)`)
+      if (acc === null || typeof acc !== 'object') throw new InvalidInputError(`${path}: expected an account object`)
+      const balance = quantity(acc.balance ?? 0n, `${path}.balance`)
+      const nonce = quantity(acc.nonce ?? 0n, `${path}.nonce`)
+      if (nonce >= 2n ** 64n) throw new InvalidInputError(`${path}.nonce: larger than 64 bits`)
+      let codeHash = EMPTY_CODE_HASH
+      if (acc.code !== undefined) {
+        if (typeof acc.code !== 'string' || !/^0x([0-9a-fA-F]{2})*$/.test(acc.code)) throw new InvalidInputError(`${path}.code: not 0x-hex bytes`)
+        const code = hexBytes(acc.code)
+        if (code.length > 0) {
+          codeHash = keccak256(code)
+          this.codes.set(byteKey(codeHash), code)
+        }
+        if (acc.code_hash !== undefined && !bytesEqual(fixedHex(acc.code_hash, 32, `${path}.code_hash`), codeHash)) {
+          throw new InvalidInputError(`${path}: code_hash does not match code`)
+        }
+      } else if (acc.code_hash !== undefined) {
+        codeHash = fixedHex(acc.code_hash, 32, `${path}.code_hash`)
+        if (!bytesEqual(codeHash, EMPTY_CODE_HASH)) {
+          const code = lookupCode(acc.code_hash)
+          if (code === undefined) throw new InvalidInputError(`${path}.code_hash: no bytecode for ${acc.code_hash}`)
+          if (!bytesEqual(keccak256(code), codeHash)) throw new InvalidInputError(`${path}.code_hash: the bytecode given for it has another hash`)
+          this.codes.set(byteKey(codeHash), code)
+        }
+      }
+      const addressKey = byteKey(address)
+      const slots: { slot: Uint8Array; value: Uint8Array }[] = []
+      if (acc.storage !== undefined) {
+        if (acc.storage === null || typeof acc.storage !== 'object') throw new InvalidInputError(`${path}.storage: expected an object`)
+        for (const [s, v] of Object.entries(acc.storage)) {
+          const slot = word(quantity(s, `${path}.storage key ${s}`), `${path}.storage key ${s}`)
+          const value = unpad(word(quantity(v, `${path}.storage[${s}]`), `${path}.storage[${s}]`))
+          if (value.length === 0) continue
+          this.slots.set(addressKey + byteKey(slot), value)
+          slots.push({ slot, value })
+        }
+      }
+      if (slots.length > 0) this.slotsByAddress.set(addressKey, slots)
+      // Storage roots are not computed: "empty or not" is all execution observes (EIP-7610).
+      const storageRoot = slots.length > 0 ? NONEMPTY_STORAGE_ROOT : EMPTY_STORAGE_ROOT
+      this.accounts.set(addressKey, { address, fields: { nonce, balance, codeHash, storageRoot } })
+    }
+  }
+
+  account(address: Uint8Array): Fields {
+    return this.accounts.get(byteKey(address))?.fields ?? null
+  }
+
+  storage(address: Uint8Array, slot: Uint8Array): Uint8Array {
+    return this.slots.get(byteKey(address) + byteKey(slot)) ?? EMPTY_BYTES
+  }
+
+  code(_address: Uint8Array, codeHash: Uint8Array): Uint8Array {
+    const c = this.codes.get(byteKey(codeHash))
+    if (c === undefined) throw new InvalidInputError(`prestate: no code for hash ${Buffer.from(codeHash).toString('hex')}`)
+    return c
+  }
+}
+
+/**
+ * Stands for "some non-empty storage root" in accounts read from a prestate, which has no
+ * tries: only its difference from the empty root is ever observed.
+ */
+export const NONEMPTY_STORAGE_ROOT = keccak256(new TextEncoder().encode('parallel-evm: non-empty storage'))
+
+/** Reads through to a caller's state manager, each location once per block. */
+export class StateManagerSource implements BaseSource {
+  readonly complete = false
+  private readonly accountCache = new Map<string, Promise<Fields>>()
+  private readonly storageCache = new Map<string, Promise<Uint8Array>>()
+  private readonly codeCache = new Map<string, Promise<Uint8Array>>()
+
+  constructor(readonly stateManager: StateManagerInterface) {}
+
+  account(address: Uint8Array): Promise<Fields> {
+    const key = byteKey(address)
+    let p = this.accountCache.get(key)
+    if (p === undefined) {
+      p = this.stateManager.getAccount(new Address(address)).then((a) =>
+        a === undefined ? null : { nonce: a.nonce, balance: a.balance, codeHash: a.codeHash, storageRoot: a.storageRoot },
+      )
+      this.accountCache.set(key, p)
+    }
+    return p
+  }
+
+  storage(address: Uint8Array, slot: Uint8Array): Promise<Uint8Array> {
+    const key = byteKey(address) + byteKey(slot)
+    let p = this.storageCache.get(key)
+    if (p === undefined) {
+      p = this.stateManager.getStorage(new Address(address), setLength32(slot)).then(unpad)
+      this.storageCache.set(key, p)
+    }
+    return p
+  }
+
+  code(address: Uint8Array, codeHash: Uint8Array): Promise<Uint8Array> {
+    const key = byteKey(codeHash)
+    let p = this.codeCache.get(key)
+    if (p === undefined) {
+      p = this.stateManager.getCode(new Address(address))
+      this.codeCache.set(key, p)
+    }
+    return p
+  }
+}
