@@ -18,6 +18,7 @@ export function loadNative(): NativeBinding | null {
   if (process.env[FORCE_JS_ENV] === '1') {
     binding = null
     reason = `${FORCE_JS_ENV}=1`
+    warnOnce(`parallel-evm: ${reason}: using the sequential pure-JS path`)
     return binding
   }
   try {
@@ -26,9 +27,17 @@ export function loadNative(): NativeBinding | null {
   } catch (e) {
     binding = null
     reason = e instanceof Error ? e.message.split('\n')[0] : String(e)
-    process.emitWarning(`parallel-evm: native addon unavailable (${reason}); using the sequential pure-JS path`)
+    warnOnce(`parallel-evm: native addon unavailable (${reason}); using the sequential pure-JS path`)
   }
   return binding
+}
+
+/** One warning per process, whichever thread loads first (workers never load without it). */
+function warnOnce(message: string): void {
+  const g = globalThis as { __parallelEvmWarned?: boolean }
+  if (g.__parallelEvmWarned === true) return
+  g.__parallelEvmWarned = true
+  process.emitWarning(message)
 }
 
 /** Why the native addon is not in use, if it is not. */

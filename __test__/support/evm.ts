@@ -45,11 +45,10 @@ export function makeBlock(common: Common, transactions: TypedTransaction[], head
         number: 20_000_000n,
         gasLimit: 1_000_000_000n,
         timestamp: 1_710_338_135n,
-        baseFeePerGas: 7n,
         coinbase: COINBASE,
-        excessBlobGas: 0n,
-        blobGasUsed: 0n,
-        parentBeaconBlockRoot: new Uint8Array(32).fill(7),
+        ...(common.isActivatedEIP(1559) ? { baseFeePerGas: 7n } : {}),
+        ...(common.isActivatedEIP(4844) ? { excessBlobGas: 0n, blobGasUsed: 0n } : {}),
+        ...(common.isActivatedEIP(4788) ? { parentBeaconBlockRoot: new Uint8Array(32).fill(7) } : {}),
         ...header,
       },
       transactions,
@@ -96,12 +95,8 @@ export async function rootAfterDiff(common: Common, prestate: Prestate, diff: St
 }
 
 export async function applyDiff(sm: StateManagerInterface, diff: StateDiff): Promise<void> {
-  for (const [addr, st] of diff.storage) {
-    if (!st.cleared) continue
-    const address = new Address(hexToBytes(addr))
-    if (diff.accounts.get(addr) === null) await sm.deleteAccount(address)
-    else await sm.clearStorage(address)
-  }
+  // A wipe is reported only for accounts that exist after the block.
+  for (const [addr, st] of diff.storage) if (st.cleared) await sm.clearStorage(new Address(hexToBytes(addr)))
   for (const [addr, acc] of diff.accounts) {
     const address = new Address(hexToBytes(addr))
     if (acc === null) {

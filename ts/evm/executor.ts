@@ -122,8 +122,12 @@ export class ParallelExecutor implements AsyncDisposable {
     const { block } = opts
     const source = this.checkInput(opts)
     const strategy = normalizeStrategy(opts.strategy ?? this.strategy)
+    // The block's own hardfork applies unless asked to derive it from number and timestamp
+    // (ethereumjs would instead throw on a mismatch with the VM's hardfork).
     if (opts.setHardfork === true) {
       this.common.setHardforkBy({ blockNumber: block.header.number, timestamp: block.header.timestamp })
+    } else {
+      this.common.setHardfork(block.common.hardfork())
     }
     await this.validateBlock(opts)
     this.blockchain = opts.blockchain
@@ -149,14 +153,14 @@ export class ParallelExecutor implements AsyncDisposable {
     }
     phase('execute')
 
-    const post = await postTransactionSteps(this.vm, block, outcomes, opts.generate === true)
+    const post = await postTransactionSteps(this.vm, block, outcomes)
     phase('post-steps')
 
     const assembled = await this.assemble(block, outcomes)
     if (opts.generate !== true) this.checkHeader(block, assembled, post.requestsHash)
     phase('assemble')
 
-    const stateDiff = this.overlay.diff()
+    const stateDiff = await this.overlay.diff()
     let stateRoot: Uint8Array | undefined
     if (opts.stateManager !== undefined && opts.commit !== false) {
       stateRoot = await this.commit(opts, block)
@@ -177,6 +181,9 @@ export class ParallelExecutor implements AsyncDisposable {
     if (opts === null || typeof opts !== 'object') throw new InvalidInputError('runBlock expects an options object')
     const { block } = opts
     if (!(block instanceof Block)) throw new InvalidInputError('block must be an @ethereumjs/block Block')
+    if (block.common.chainId() !== this.common.chainId()) {
+      throw new InvalidInputError(`the block is for chain ${block.common.chainId()}, the executor for chain ${this.common.chainId()}`)
+    }
     if ((opts.prestate === undefined) === (opts.stateManager === undefined)) {
       throw new InvalidInputError('give exactly one of prestate and stateManager')
     }
@@ -454,7 +461,7 @@ export class ParallelExecutor implements AsyncDisposable {
     if (opts.generate !== true) this.checkHeader(block, r, r.requestsHash)
     const t = performance.now()
     timings.execute = t - started - timings.validate
-    const stateDiff = this.overlay.diff()
+    const stateDiff = await this.overlay.diff()
     const stateRoot = opts.stateManager !== undefined && opts.commit !== false ? await this.commit(opts, block) : undefined
     timings.commit = performance.now() - t
     timings.total = performance.now() - started

@@ -68,13 +68,14 @@ export async function postTransactionSteps(
   vm: VM,
   block: Block,
   outcomes: TxOutcome[],
-  generate: boolean,
 ): Promise<PostStepsResult> {
   if (!hasPostTransactionSteps(vm.common, block)) return {}
   const bare = new Block(block.header, [], block.uncleHeaders, block.withdrawals, { common: block.common })
+  // Always `generate`: the header describes the real block, not this transaction-less copy.
+  // (Otherwise `generate` only changes builder requests, EIP-8282, which take the ethereumjs path.)
   const r = await runBlock(vm, {
     block: bare,
-    generate,
+    generate: true,
     skipBlockValidation: true,
     skipHeaderValidation: true,
     skipHardForkValidation: true,

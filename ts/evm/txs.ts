@@ -14,6 +14,7 @@ import {
   type TypedTransaction,
 } from '@ethereumjs/tx'
 import { Address } from '@ethereumjs/util'
+import { keccak_256 } from '@noble/hashes/sha3.js'
 
 import type { Sender } from './crypto.ts'
 
@@ -27,6 +28,8 @@ export function txToFields(tx: TypedTransaction): TxFields {
   for (const k of Object.keys(tx)) {
     if (SKIP.has(k)) continue
     const v = (tx as unknown as Record<string, unknown>)[k]
+    // Functions (LegacyTx's keccakFunction) cannot cross; txFromFields restores them.
+    if (typeof v === 'function') continue
     out[k] = v instanceof Address ? v.bytes : v
   }
   const unlimited = (tx as unknown as { txOptions?: { allowUnlimitedInitCodeSize?: boolean } }).txOptions?.allowUnlimitedInitCodeSize
@@ -51,6 +54,7 @@ export function txFromFields(fields: TxFields, common: Common): TypedTransaction
   tx.common = common
   tx.txOptions = { common, allowUnlimitedInitCodeSize }
   tx.cache = {}
+  if (fields.type === 0) tx.keccakFunction = common.customCrypto.keccak256 ?? keccak_256
   return tx as unknown as TypedTransaction
 }
 

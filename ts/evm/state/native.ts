@@ -191,12 +191,12 @@ export class NativeStateManager extends JournaledStateManager {
   }
 
   /**
-   * Whether wiping this address's storage can change anything below: an account that did not
-   * exist before the transaction, or had neither code nor storage, has no storage below
-   * (deleting an account wipes its storage), unless this incarnation wrote some.
+   * Whether wiping this address's storage can change anything in the native memory. Only an
+   * account that existed when the incarnation first read it, with code or storage, can have
+   * storage there (deleting an account wipes its storage, and only code writes storage).
+   * Storage this incarnation wrote itself is simply dropped with the wipe.
    */
   private mayHaveStorage(key: string, current: Fields): boolean {
-    if (this.storage.get(key)?.slots.size) return true
     const below = this.accountReads.has(key) ? this.accountReads.get(key)! : current
     return below !== null && (!bytesEqual(below.codeHash, EMPTY_CODE_HASH) || !bytesEqual(below.storageRoot, EMPTY_STORAGE_ROOT))
   }

@@ -7,8 +7,8 @@ import type { StateManagerInterface } from '@ethereumjs/common'
 import { Account, Address } from '@ethereumjs/util'
 
 import { LocationKind, type SnapshotRecord } from '../../codec.ts'
-import { EMPTY_BYTES, EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT, bigIntToBytes, byteKey, bytesEqual, keyBytes, toHex } from '../bytes.ts'
-import { JournaledStateManager, type Fields, type Keccak } from './journaled.ts'
+import { EMPTY_BYTES, EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT, bigIntToBytes, byteKey, bytesEqual, hexBytes, keyBytes, toHex } from '../bytes.ts'
+import { JournaledStateManager, fieldsEqual, type Fields, type Keccak } from './journaled.ts'
 import type { BaseSource } from './sources.ts'
 
 /** An account in a state diff; `null` in the diff means the account was deleted. */
@@ -102,23 +102,38 @@ export class OverlayStateManager extends JournaledStateManager {
     }
   }
 
-  /** The changes of this block. */
-  diff(): StateDiff {
+  /** The changes of this block, without writes that left a value as it was. */
+  async diff(): Promise<StateDiff> {
     const accounts = new Map<`0x${string}`, AccountDiff | null>()
     for (const key of this.dirty) {
       const f = this.accounts.get(key)!
-      accounts.set(toHex(keyBytes(key)), f === null ? null : { nonce: f.nonce, balance: f.balance, codeHash: f.codeHash })
+      const address = keyBytes(key)
+      if (fieldsEqual(f, await this.base.account(address))) continue
+      accounts.set(toHex(address), f === null ? null : { nonce: f.nonce, balance: f.balance, codeHash: f.codeHash })
     }
     const storage = new Map<`0x${string}`, StorageDiff>()
     for (const [key, written] of this.storage) {
-      if (!written.cleared && written.slots.size === 0) continue
+      const address = keyBytes(key)
+      // A wipe matters only if the account exists in the end (else deleting it wiped all).
+      const cleared = written.cleared && (await this.finalFields(key, address)) !== null
       const slots = new Map<`0x${string}`, bigint>()
-      for (const [slot, value] of written.slots) slots.set(toHex(keyBytes(slot)), bytesToBig(value))
-      storage.set(toHex(keyBytes(key)), { cleared: written.cleared, slots })
+      for (const [slotKey, value] of written.slots) {
+        const slot = keyBytes(slotKey)
+        if (!cleared && bytesEqual(value, await this.base.storage(address, slot))) continue
+        if (cleared && value.length === 0) continue
+        slots.set(toHex(slot), bytesToBig(value))
+      }
+      if (cleared || slots.size > 0) storage.set(toHex(address), { cleared, slots })
     }
     const code = new Map<`0x${string}`, Uint8Array>()
     for (const [hash, bytes] of this.codes) code.set(toHex(keyBytes(hash)), bytes)
     return { accounts, storage, code }
+  }
+
+  /** An account as the block leaves it. */
+  private async finalFields(key: string, address: Uint8Array): Promise<Fields> {
+    const f = this.accounts.get(key)
+    return f !== undefined ? f : this.base.account(address)
   }
 
   /**
@@ -126,17 +141,13 @@ export class OverlayStateManager extends JournaledStateManager {
    * own storage roots: wipes, then accounts (with their code), then slots.
    */
   async applyTo(sm: StateManagerInterface): Promise<void> {
-    for (const [key, written] of this.storage) {
-      if (!written.cleared) continue
-      const f = this.accounts.get(key)
-      const address = new Address(keyBytes(key))
-      // A deleted account takes its storage with it; otherwise wipe the storage explicitly.
-      if (f === null) await sm.deleteAccount(address)
-      else await sm.clearStorage(address)
+    const diff = await this.diff()
+    for (const [hex, st] of diff.storage) {
+      // `cleared` is only reported for accounts that exist at the end.
+      if (st.cleared) await sm.clearStorage(new Address(hexBytes(hex)))
     }
-    for (const key of this.dirty) {
-      const f = this.accounts.get(key)!
-      const address = new Address(keyBytes(key))
+    for (const [hex, f] of diff.accounts) {
+      const address = new Address(hexBytes(hex))
       if (f === null) {
         await sm.deleteAccount(address)
         continue
@@ -146,14 +157,16 @@ export class OverlayStateManager extends JournaledStateManager {
       else await sm.modifyAccountFields(address, { nonce: f.nonce, balance: f.balance })
       const currentHash = existing?.codeHash ?? EMPTY_CODE_HASH
       if (!bytesEqual(currentHash, f.codeHash)) {
-        const code = bytesEqual(f.codeHash, EMPTY_CODE_HASH) ? EMPTY_BYTES : this.codes.get(byteKey(f.codeHash)) ?? (await this.base.code(address.bytes, f.codeHash))
+        const code = bytesEqual(f.codeHash, EMPTY_CODE_HASH)
+          ? EMPTY_BYTES
+          : (diff.code.get(toHex(f.codeHash)) ?? (await this.base.code(address.bytes, f.codeHash)))
         await sm.putCode(address, code)
       }
     }
-    for (const [key, written] of this.storage) {
-      if (this.accounts.get(key) === null) continue
-      const address = new Address(keyBytes(key))
-      for (const [slot, value] of written.slots) await sm.putStorage(address, keyBytes(slot), value)
+    for (const [hex, st] of diff.storage) {
+      if (diff.accounts.get(hex) === null) continue
+      const address = new Address(hexBytes(hex))
+      for (const [slot, value] of st.slots) await sm.putStorage(address, hexBytes(slot), bigIntToBytes(value))
     }
   }
 

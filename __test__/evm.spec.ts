@@ -1,0 +1,190 @@
+/**
+ * Differential tests of the EVM executor: every generated block, for every strategy and 1–4
+ * threads, must give what ethereumjs's sequential `runBlock` gives — receipts, logs, gas,
+ * bloom, receipts root and the post-state root. Run as well with the pure-JS fallback forced
+ * (`npm run test:fallback`).
+ */
+import { createBlock } from '@ethereumjs/block'
+import { Hardfork } from '@ethereumjs/common'
+import { createTx } from '@ethereumjs/tx'
+import { bytesToHex } from '@ethereumjs/util'
+import test from 'ava'
+
+import {
+  InvalidBlockError,
+  InvalidInputError,
+  ParallelExecutor,
+  type ParallelRunBlockResult,
+  type Strategy,
+} from '../ts/index.ts'
+import { loadNative } from '../ts/native.ts'
+import { addressOf, differences, makeBlock, makeCommon, merkleFromPrestate, privateKey, referenceRun, rootAfterDiff } from './support/evm.ts'
+import * as W from './support/workloads.ts'
+
+const native = loadNative() !== null
+const cancun = makeCommon(Hardfork.Cancun)
+const THREADS = [1, 2, 3, 4]
+
+/** One sequential executor and one optimistic executor per thread count, shared by the tests. */
+const executors = (async () => {
+  const sequential = await ParallelExecutor.create({ threads: 1, strategy: { kind: 'sequential' } })
+  const optimistic = await Promise.all(THREADS.map((threads) => ParallelExecutor.create({ threads, strategy: { kind: 'optimistic' } })))
+  return { sequential, optimistic }
+})()
+
+test.after.always(async () => {
+  const e = await executors
+  await Promise.all([e.sequential.close(), ...e.optimistic.map((x) => x.close())])
+})
+
+const WORKLOADS: [string, () => Promise<W.Workload>][] = [
+  ['independent ETH transfers', () => W.ethTransfers(48)],
+  ['same-sender nonce chains', () => W.nonceChains(6, 6)],
+  ['ERC-20 transfers, distinct holders', () => W.erc20Transfers(40, 'distinct')],
+  ['ERC-20 transfers, overlapping holders', () => W.erc20Transfers(40, 'overlapping')],
+  ['Uniswap V2 swaps over 3 pools', () => W.uniswapSwaps(30, 3)],
+  ['a hot counter', () => W.hotCounter(30)],
+  ['CREATE and CREATE2 (with collisions)', () => W.creations(24)],
+  ['SELFDESTRUCT under EIP-6780 (Cancun)', () => W.selfdestructs(12)],
+  ['SELFDESTRUCT and re-creation before EIP-6780 (Shanghai)', () => W.selfdestructs(12, Hardfork.Shanghai)],
+  ['reverting and out-of-gas transactions', () => W.failures(24)],
+  ['BALANCE(coinbase), coinbase as sender and recipient', () => W.coinbaseTraffic(30)],
+  ['legacy, 2930, 1559, 4844 and 7702 transactions (Prague)', () => W.txTypes(25)],
+  ['legacy, 2930, 1559 and 4844 transactions (Cancun)', () => W.txTypes(20, Hardfork.Cancun)],
+]
+
+function strategies(e: Awaited<typeof executors>): [string, ParallelExecutor][] {
+  return [['sequential', e.sequential], ...e.optimistic.map((x, i): [string, ParallelExecutor] => [`optimistic x${THREADS[i]}`, x])]
+}
+
+for (const [name, make] of WORKLOADS) {
+  test(`${name}: every strategy and thread count equals ethereumjs runBlock`, async (t) => {
+    const wl = await make()
+    const ref = await referenceRun(wl.common, wl.prestate, wl.block)
+    const e = await executors
+    let parallelRuns = 0
+    for (const [label, executor] of strategies(e)) {
+      for (let repeat = 0; repeat < 2; repeat++) {
+        const ours = await executor.runBlock({ block: wl.block, prestate: wl.prestate, skipBlockValidation: true, generate: true })
+        t.deepEqual(differences(ref.result, ours), [], `${label} run ${repeat}`)
+        t.is(bytesToHex(await rootAfterDiff(wl.common, wl.prestate, ours.stateDiff)), bytesToHex(ref.stateRoot), `${label} run ${repeat}: state root`)
+        if (ours.metrics.strategy === 'optimistic') parallelRuns++
+      }
+    }
+    // Without the addon every strategy runs sequentially; with it, the optimistic ones must
+    // really have run in parallel.
+    t.is(parallelRuns, native ? THREADS.length * 2 : 0)
+  })
+}
+
+test('a caller state manager: the committed state root equals runBlock\'s, and generate: false checks the header', async (t) => {
+  const e = await executors
+  for (const make of [() => W.erc20Transfers(30, 'overlapping'), () => W.uniswapSwaps(20, 2), () => W.selfdestructs(9, Hardfork.Shanghai), () => W.coinbaseTraffic(20)]) {
+    const wl = await make()
+    const ref = await referenceRun(wl.common, wl.prestate, wl.block)
+    // A block whose header carries the reference's results, so that the checks can pass.
+    const header = { ...wl.block.header.toJSON(), receiptTrie: ref.result.receiptsRoot, logsBloom: ref.result.logsBloom, gasUsed: ref.result.gasUsed, stateRoot: ref.stateRoot }
+    const block = createBlock({ header, transactions: wl.block.transactions, withdrawals: wl.block.withdrawals?.map((w) => w.toValue()) }, { common: wl.common })
+    for (const [label, executor] of strategies(e)) {
+      const sm = await merkleFromPrestate(wl.common, wl.prestate)
+      const r = await executor.runBlock({ block, stateManager: sm, skipBlockValidation: true })
+      t.deepEqual(differences(ref.result, r), [], `${wl.name} ${label}`)
+      t.is(bytesToHex(r.stateRoot!), bytesToHex(ref.stateRoot), `${wl.name} ${label}: committed root`)
+      t.is(bytesToHex(await sm.getStateRoot()), bytesToHex(ref.stateRoot), `${wl.name} ${label}: caller's state manager`)
+    }
+  }
+})
+
+async function rejects(
+  t: import('ava').ExecutionContext,
+  run: (executor: ParallelExecutor) => Promise<ParallelRunBlockResult>,
+  expect: { txIndex?: number; message: RegExp },
+): Promise<void> {
+  const e = await executors
+  for (const [label, executor] of strategies(e)) {
+    const err = await t.throwsAsync(run(executor), { instanceOf: InvalidBlockError }, label)
+    t.is(err?.txIndex, expect.txIndex, `${label}: txIndex`)
+    t.regex(err?.message ?? '', expect.message, label)
+  }
+}
+
+test('bad input: an invalid signature is a typed error at its transaction, and changes no state', async (t) => {
+  const wl = await W.ethTransfers(10)
+  const txs = [...wl.block.transactions]
+  const json = txs[6].toJSON()
+  txs[6] = createTx({ ...json, s: BigInt(json.s!) ^ 0xffn }, { common: wl.common })
+  const block = makeBlock(wl.common, txs)
+  const sm = await merkleFromPrestate(wl.common, wl.prestate)
+  const rootBefore = bytesToHex(await sm.getStateRoot())
+  await rejects(t, (x) => x.runBlock({ block, stateManager: sm, skipBlockValidation: true, generate: true }), { txIndex: 6, message: /signature|sender/i })
+  t.is(bytesToHex(await sm.getStateRoot()), rootBefore)
+})
+
+test('bad input: a nonce gap that no earlier transaction fills makes the block invalid', async (t) => {
+  const w = new W.World(cancun)
+  w.fund(1)
+  w.fund(2)
+  const a = w.tx(1, { to: addressOf(privateKey(2)), value: 1n, gasLimit: 21_000n })
+  w.tx(1, { to: addressOf(privateKey(2)), value: 1n, gasLimit: 21_000n }) // nonce 1, left out
+  const c = w.tx(1, { to: addressOf(privateKey(2)), value: 1n, gasLimit: 21_000n }) // nonce 2: a gap
+  const others = [0, 1, 2, 3].map(() => w.tx(2, { to: addressOf(privateKey(1)), value: 1n, gasLimit: 21_000n }))
+  const block = w.block([a, ...others, c])
+  await rejects(t, (x) => x.runBlock({ block, prestate: w.prestate, skipBlockValidation: true, generate: true }), { txIndex: 5, message: /nonce/ })
+  // The same chain without the gap is valid (a nonce satisfied by an earlier transaction).
+  const ok = new W.World(cancun)
+  ok.fund(1)
+  const chain = Array.from({ length: 8 }, () => ok.tx(1, { to: addressOf(privateKey(3)), value: 1n, gasLimit: 21_000n }))
+  const e = await executors
+  for (const [label, x] of strategies(e)) {
+    const r = await x.runBlock({ block: ok.block(chain), prestate: ok.prestate, skipBlockValidation: true, generate: true })
+    t.is(r.receipts.length, 8, label)
+  }
+})
+
+test('bad input: a balance too low after the earlier transactions ran makes the block invalid', async (t) => {
+  const w = new W.World(cancun)
+  w.fund(1, 10n ** 18n)
+  w.fund(2)
+  // Key 1 can pay the first transfer but not the second: the second is invalid.
+  const txs = [
+    w.tx(1, { to: addressOf(privateKey(2)), value: 9n * 10n ** 17n, gasLimit: 21_000n }),
+    w.tx(2, { to: addressOf(privateKey(3)), value: 1n, gasLimit: 21_000n }),
+    w.tx(1, { to: addressOf(privateKey(2)), value: 9n * 10n ** 17n, gasLimit: 21_000n }),
+  ]
+  await rejects(t, (x) => x.runBlock({ block: w.block(txs), prestate: w.prestate, skipBlockValidation: true, generate: true }), { txIndex: 2, message: /enough funds/ })
+})
+
+test('bad input: transactions over the block gas limit make the block invalid', async (t) => {
+  const wl = await W.ethTransfers(6)
+  const block = makeBlock(wl.common, [...wl.block.transactions], { gasLimit: 21_000n * 4n })
+  await rejects(t, (x) => x.runBlock({ block, prestate: wl.prestate, skipBlockValidation: true, generate: true }), { txIndex: 4, message: /higher gas limit than the block/ })
+})
+
+test('bad input: a malformed prestate, or missing/both state sources, is an InvalidInputError', async (t) => {
+  const wl = await W.ethTransfers(2)
+  const e = await executors
+  const cases: [string, Parameters<ParallelExecutor['runBlock']>[0]][] = [
+    ['balance not hex', { block: wl.block, prestate: { [addressOf(privateKey(0)).toString()]: { balance: 'lots', nonce: 0 } }, generate: true, skipBlockValidation: true }],
+    ['short address', { block: wl.block, prestate: { '0x1234': { balance: '0x1', nonce: 0 } }, generate: true, skipBlockValidation: true }],
+    ['missing bytecode', { block: wl.block, prestate: { [addressOf(privateKey(0)).toString()]: { balance: '0x1', nonce: 0, code_hash: '0x' + '11'.repeat(32) } }, generate: true, skipBlockValidation: true }],
+    ['no state', { block: wl.block, generate: true, skipBlockValidation: true }],
+    ['block is not a Block', { block: {} as never, prestate: wl.prestate }],
+  ]
+  for (const [label, opts] of cases) {
+    for (const [, x] of strategies(e)) await t.throwsAsync(x.runBlock(opts), { instanceOf: InvalidInputError }, label)
+  }
+  await t.throwsAsync(ParallelExecutor.create({ threads: 0 }), { instanceOf: InvalidInputError })
+  await t.throwsAsync(e.sequential.runBlock({ block: wl.block, prestate: wl.prestate, strategy: { kind: 'eager' } as unknown as Strategy }), { instanceOf: InvalidInputError })
+})
+
+test('a header that does not match is rejected (generate: false) and the caller state is unchanged', async (t) => {
+  const wl = await W.erc20Transfers(12, 'overlapping')
+  const e = await executors
+  for (const [label, x] of strategies(e)) {
+    const sm = await merkleFromPrestate(wl.common, wl.prestate)
+    const before = bytesToHex(await sm.getStateRoot())
+    const err = await t.throwsAsync(x.runBlock({ block: wl.block, stateManager: sm, skipBlockValidation: true }), { instanceOf: InvalidBlockError }, label)
+    t.regex(err?.message ?? '', /invalid receiptTrie/)
+    t.is(bytesToHex(await sm.getStateRoot()), before, label)
+  }
+})

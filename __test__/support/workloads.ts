@@ -1,0 +1,432 @@
+/**
+ * Generated blocks for the differential tests and the benchmarks: ETH transfers, nonce
+ * chains, ERC-20 transfers on an OpenZeppelin token, Uniswap V2 swaps, a hot counter,
+ * CREATE/CREATE2, SELFDESTRUCT, reverts and out-of-gas, coinbase reads and coinbase
+ * senders/recipients, and every transaction type.
+ *
+ * A scenario's state is set up by real transactions (deployments, mints, approvals, pool
+ * liquidity) executed once by the sequential executor; the resulting state becomes the
+ * prestate of the block under test.
+ */
+import { readFileSync } from 'node:fs'
+
+import type { Block } from '@ethereumjs/block'
+import { Hardfork, type Common } from '@ethereumjs/common'
+import {
+  createAccessList2930Tx,
+  createBlob4844Tx,
+  createEOACode7702Tx,
+  createFeeMarket1559Tx,
+  createLegacyTx,
+  type TypedTransaction,
+} from '@ethereumjs/tx'
+import { Address, bytesToHex, concatBytes, createContractAddress, eoaCode7702SignAuthorization, hexToBytes, setLengthLeft } from '@ethereumjs/util'
+import { keccak_256 } from '@noble/hashes/sha3.js'
+
+import { ParallelExecutor, type Prestate, type StateDiff } from '../../ts/index.ts'
+import { COINBASE, addressOf, makeBlock, makeCommon, privateKey } from './evm.ts'
+
+type Artifact = { abi: unknown; bytecode: string; deployedBytecode: string }
+const ARTIFACTS = JSON.parse(readFileSync(new URL('../fixtures/contracts.json', import.meta.url), 'utf8')) as Record<string, Artifact>
+
+export function artifact(name: string): Artifact {
+  const a = ARTIFACTS[name]
+  if (a === undefined) throw new Error(`no artifact ${name}; run npm run build:contracts`)
+  return a
+}
+
+/** Function selector of a signature like `transfer(address,uint256)`. */
+export function selector(signature: string): Uint8Array {
+  return keccak_256(new TextEncoder().encode(signature)).slice(0, 4)
+}
+
+type AbiValue = Address | bigint | number | boolean | Uint8Array
+/** ABI encoding of static arguments (address, uint, bool, bytes32). */
+export function encodeArgs(...args: AbiValue[]): Uint8Array {
+  return concatBytes(
+    ...args.map((a) => {
+      if (a instanceof Address) return setLengthLeft(a.bytes, 32)
+      if (a instanceof Uint8Array) return setLengthLeft(a, 32)
+      if (typeof a === 'boolean') return setLengthLeft(Uint8Array.from([a ? 1 : 0]), 32)
+      return setLengthLeft(hexToBytes(`0x${BigInt(a).toString(16).padStart(64, '0')}`), 32)
+    }),
+  )
+}
+
+export function calldata(signature: string, ...args: AbiValue[]): Uint8Array {
+  return concatBytes(selector(signature), encodeArgs(...args))
+}
+
+const ETHER = 10n ** 18n
+
+export interface TxOptions {
+  to?: Address
+  value?: bigint
+  data?: Uint8Array
+  gasLimit?: bigint
+  type?: 0 | 1 | 2 | 3 | 4
+  /** Authorizations for type 4: sign "delegate my account to `address`" with these keys. */
+  delegations?: { key: number; address: Address; nonce: bigint }[]
+}
+
+/** A chain state under construction plus the keys that sign for it. */
+export class World {
+  readonly prestate: Prestate = {}
+  private readonly nonces = new Map<string, bigint>()
+
+  constructor(readonly common: Common) {}
+
+  fund(key: number, balance = 1000n * ETHER): Address {
+    const a = addressOf(privateKey(key))
+    this.prestate[a.toString()] = { balance: '0x' + balance.toString(16), nonce: 0 }
+    return a
+  }
+
+  /** Places runtime code (and storage) directly in the prestate. */
+  place(address: Address, code: string, storage: Record<string, string> = {}): Address {
+    this.prestate[address.toString()] = { balance: '0x0', nonce: 1, code, storage }
+    return address
+  }
+
+  nonceOf(key: number): bigint {
+    const a = addressOf(privateKey(key)).toString()
+    return this.nonces.get(a) ?? BigInt(this.prestate[a]?.nonce ?? 0)
+  }
+
+  /** Signs a transaction from `key`, taking its next nonce. */
+  tx(key: number, o: TxOptions): TypedTransaction {
+    const pk = privateKey(key)
+    const from = addressOf(pk).toString()
+    const nonce = this.nonceOf(key)
+    this.nonces.set(from, nonce + 1n)
+    const gasLimit = o.gasLimit ?? 200_000n
+    const base = { nonce, gasLimit, to: o.to, value: o.value ?? 0n, data: o.data ?? new Uint8Array() }
+    const common = this.common
+    switch (o.type ?? 2) {
+      case 0:
+        return createLegacyTx({ ...base, gasPrice: 20n }, { common }).sign(pk)
+      case 1:
+        return createAccessList2930Tx({ ...base, gasPrice: 20n, accessList: o.to ? [{ address: o.to.toString(), storageKeys: [bytesToHex(new Uint8Array(32))] }] : [] }, { common }).sign(pk)
+      case 2:
+        return createFeeMarket1559Tx({ ...base, maxFeePerGas: 30n, maxPriorityFeePerGas: 2n }, { common }).sign(pk)
+      case 3:
+        return createBlob4844Tx(
+          {
+            ...base,
+            to: o.to ?? COINBASE,
+            maxFeePerGas: 30n,
+            maxPriorityFeePerGas: 2n,
+            maxFeePerBlobGas: 10n,
+            blobVersionedHashes: [concatBytes(Uint8Array.from([1]), new Uint8Array(31).fill(key & 0xff))],
+          },
+          { common },
+        ).sign(pk)
+      case 4: {
+        const authorizationList = (o.delegations ?? []).map((d) =>
+          eoaCode7702SignAuthorization({ chainId: `0x${common.chainId().toString(16)}`, address: d.address.toString(), nonce: `0x${d.nonce.toString(16)}` }, privateKey(d.key)),
+        )
+        return createEOACode7702Tx({ ...base, to: o.to ?? COINBASE, maxFeePerGas: 30n, maxPriorityFeePerGas: 2n, authorizationList }, { common }).sign(pk)
+      }
+    }
+  }
+
+  /** A CREATE transaction for `name` with ABI-encoded constructor arguments; returns the address. */
+  deploy(key: number, name: string, ...ctorArgs: AbiValue[]): { tx: TypedTransaction; address: Address } {
+    const nonce = this.nonceOf(key)
+    const address = createContractAddress(addressOf(privateKey(key)), nonce)
+    const tx = this.tx(key, { data: concatBytes(hexToBytes(artifact(name).bytecode as `0x${string}`), encodeArgs(...ctorArgs)), gasLimit: 6_000_000n })
+    return { tx, address }
+  }
+
+  /** Executes setup transactions (sequential executor) and folds their effects into the prestate. */
+  async setup(txs: TypedTransaction[]): Promise<void> {
+    if (txs.length === 0) return
+    const block = makeBlock(this.common, txs, { number: 19_000_000n })
+    const executor = await ParallelExecutor.create({ common: this.common, threads: 1, strategy: { kind: 'sequential' } })
+    try {
+      const r = await executor.runBlock({ block, prestate: this.prestate, skipBlockValidation: true, generate: true })
+      const failed = r.results.findIndex((x) => x.execResult.exceptionError !== undefined)
+      if (failed >= 0) throw new Error(`setup transaction ${failed} failed: ${r.results[failed].execResult.exceptionError!.error}`)
+      mergeDiff(this.prestate, r.stateDiff)
+    } finally {
+      await executor.close()
+    }
+  }
+
+  block(txs: TypedTransaction[], header: Record<string, unknown> = {}): Block {
+    return makeBlock(this.common, txs, header)
+  }
+}
+
+/** Applies a state diff to a prestate object (code inline). */
+export function mergeDiff(prestate: Prestate, diff: StateDiff): void {
+  for (const [addr, st] of diff.storage) {
+    if (st.cleared && prestate[addr] !== undefined) prestate[addr] = { ...prestate[addr], storage: {} }
+  }
+  for (const [addr, acc] of diff.accounts) {
+    if (acc === null) {
+      delete prestate[addr]
+      continue
+    }
+    const prev = prestate[addr]
+    const code = diff.code.get(bytesToHex(acc.codeHash))
+    prestate[addr] = {
+      ...prev,
+      balance: '0x' + acc.balance.toString(16),
+      nonce: '0x' + acc.nonce.toString(16),
+      ...(code !== undefined ? { code: bytesToHex(code), code_hash: undefined } : {}),
+    }
+    if (prestate[addr].code_hash === undefined) delete prestate[addr].code_hash
+  }
+  for (const [addr, st] of diff.storage) {
+    const acc = prestate[addr]
+    if (acc === undefined) continue
+    const storage: Record<string, string> = { ...(acc.storage as Record<string, string> | undefined) }
+    for (const [slot, value] of st.slots) {
+      if (value === 0n) delete storage[slot]
+      else storage[slot] = '0x' + value.toString(16)
+    }
+    prestate[addr] = { ...acc, storage }
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Workloads. Each returns the world (prestate) and the block under test. Keys: senders use
+// small indices; contract deployers use 900+.
+
+export interface Workload {
+  name: string
+  common: Common
+  prestate: Prestate
+  block: Block
+}
+
+function world(hardfork: Hardfork = Hardfork.Cancun, common?: Common): World {
+  return new World(common ?? makeCommon(hardfork))
+}
+
+const recipient = (i: number) => new Address(keccak_256(Uint8Array.from([0xee, i & 0xff, (i >> 8) & 0xff, (i >> 16) & 0xff])).slice(12))
+
+export async function ethTransfers(n: number, common?: Common): Promise<Workload> {
+  const w = world(Hardfork.Cancun, common)
+  for (let i = 0; i < n; i++) w.fund(i)
+  const txs = Array.from({ length: n }, (_, i) => w.tx(i, { to: recipient(i), value: 1000n + BigInt(i), gasLimit: 21_000n }))
+  return { name: `eth-transfers-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
+}
+
+/** `senders` accounts each send `perSender` transactions in a row (nonce chains), to each other. */
+export async function nonceChains(senders: number, perSender: number): Promise<Workload> {
+  const w = world()
+  for (let i = 0; i < senders; i++) w.fund(i)
+  const txs: TypedTransaction[] = []
+  for (let j = 0; j < perSender; j++) {
+    for (let i = 0; i < senders; i++) {
+      txs.push(w.tx(i, { to: addressOf(privateKey((i + 1) % senders)), value: 10n ** 15n, gasLimit: 21_000n }))
+    }
+  }
+  return { name: `nonce-chains-${senders}x${perSender}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
+}
+
+/** ERC-20 transfers on one OpenZeppelin token: distinct holders, or a few overlapping ones. */
+export async function erc20Transfers(n: number, holders: 'distinct' | 'overlapping', common?: Common): Promise<Workload> {
+  const w = world(Hardfork.Cancun, common)
+  const deployer = 900
+  w.fund(deployer)
+  const token = w.deploy(deployer, 'Token', 10n ** 30n)
+  const senders = holders === 'distinct' ? n : Math.max(2, Math.ceil(n / 8))
+  const setup: TypedTransaction[] = [token.tx]
+  for (let i = 0; i < senders; i++) {
+    w.fund(i)
+    setup.push(w.tx(deployer, { to: token.address, data: calldata('transfer(address,uint256)', addressOf(privateKey(i)), 10n ** 24n) }))
+  }
+  await w.setup(setup)
+  const txs = Array.from({ length: n }, (_, i) => {
+    const from = i % senders
+    const to = holders === 'distinct' ? recipient(i) : addressOf(privateKey((from + 1 + (i % 3)) % senders))
+    return w.tx(from, { to: token.address, data: calldata('transfer(address,uint256)', to, 1000n + BigInt(i)), gasLimit: 100_000n })
+  })
+  return { name: `erc20-${holders}-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
+}
+
+/** Uniswap V2 swaps over `pools` pools (v2-core factory and pairs), each trader swapping once. */
+export async function uniswapSwaps(n: number, pools: number, common?: Common): Promise<Workload> {
+  const w = world(Hardfork.Cancun, common)
+  const deployer = 901
+  w.fund(deployer, 10n ** 24n)
+  const factory = w.deploy(deployer, 'UniswapV2Factory', addressOf(privateKey(deployer)))
+  const router = w.deploy(deployer, 'SwapRouter')
+  const tokens = Array.from({ length: pools + 1 }, () => w.deploy(deployer, 'UniswapV2TestToken', 10n ** 30n))
+  await w.setup([factory.tx, router.tx, ...tokens.map((t) => t.tx)])
+  // Pool p trades token p against token p+1.
+  const pairs: Address[] = []
+  const setup: TypedTransaction[] = []
+  for (let p = 0; p < pools; p++) {
+    setup.push(w.tx(deployer, { to: factory.address, data: calldata('createPair(address,address)', tokens[p].address, tokens[p + 1].address), gasLimit: 5_000_000n }))
+  }
+  await w.setup(setup)
+  for (let p = 0; p < pools; p++) {
+    const [a, b] = [tokens[p].address, tokens[p + 1].address]
+    const [t0, t1] = Buffer.compare(Buffer.from(a.bytes), Buffer.from(b.bytes)) < 0 ? [a, b] : [b, a]
+    const initCodeHash = keccak_256(hexToBytes(artifact('UniswapV2Pair').bytecode as `0x${string}`))
+    const salt = keccak_256(concatBytes(t0.bytes, t1.bytes))
+    pairs.push(new Address(keccak_256(concatBytes(Uint8Array.from([0xff]), factory.address.bytes, salt, initCodeHash)).slice(12)))
+  }
+  const liquidity: TypedTransaction[] = []
+  for (let p = 0; p < pools; p++) {
+    liquidity.push(w.tx(deployer, { to: tokens[p].address, data: calldata('transfer(address,uint256)', pairs[p], 10n ** 26n) }))
+    liquidity.push(w.tx(deployer, { to: tokens[p + 1].address, data: calldata('transfer(address,uint256)', pairs[p], 10n ** 26n) }))
+    liquidity.push(w.tx(deployer, { to: pairs[p], data: calldata('mint(address)', addressOf(privateKey(deployer))), gasLimit: 500_000n }))
+  }
+  const traders = n
+  for (let i = 0; i < traders; i++) {
+    w.fund(i)
+    const p = i % pools
+    liquidity.push(w.tx(deployer, { to: tokens[p].address, data: calldata('transfer(address,uint256)', addressOf(privateKey(i)), 10n ** 21n) }))
+    liquidity.push(w.tx(i, { to: tokens[p].address, data: calldata('approve(address,uint256)', router.address, 2n ** 255n) }))
+  }
+  await w.setup(liquidity)
+  const txs = Array.from({ length: n }, (_, i) => {
+    const p = i % pools
+    return w.tx(i, {
+      to: router.address,
+      data: calldata('swap(address,address,uint256,address)', pairs[p], tokens[p].address, 10n ** 18n + BigInt(i), addressOf(privateKey(i))),
+      gasLimit: 300_000n,
+    })
+  })
+  return { name: `uniswap-${n}-over-${pools}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
+}
+
+/** Every transaction increments the same storage slot. */
+export async function hotCounter(n: number, common?: Common): Promise<Workload> {
+  const w = world(Hardfork.Cancun, common)
+  const counter = w.place(recipient(0xc0c0), artifact('Counter').deployedBytecode)
+  for (let i = 0; i < n; i++) w.fund(i)
+  const txs = Array.from({ length: n }, (_, i) => w.tx(i, { to: counter, data: calldata('increment()'), gasLimit: 60_000n }))
+  return { name: `hot-counter-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
+}
+
+/** CREATE transactions, CREATE and CREATE2 through a factory, and calls into the new contracts. */
+export async function creations(n: number): Promise<Workload> {
+  const w = world()
+  const factory = w.place(recipient(0xfac7), artifact('Factory').deployedBytecode)
+  for (let i = 0; i < n; i++) w.fund(i)
+  const txs: TypedTransaction[] = []
+  for (let i = 0; i < n; i++) {
+    switch (i % 4) {
+      case 0:
+        txs.push(w.deploy(i, 'Counter').tx)
+        break
+      case 1:
+        txs.push(w.tx(i, { to: factory, data: calldata('create()'), value: 5n, gasLimit: 300_000n }))
+        break
+      case 2:
+        txs.push(w.tx(i, { to: factory, data: calldata('create2(bytes32)', BigInt(i)), gasLimit: 300_000n }))
+        break
+      case 3:
+        // The same salt again: the second CREATE2 collides and fails.
+        txs.push(w.tx(i, { to: factory, data: calldata('create2(bytes32)', BigInt(i - 1)), gasLimit: 300_000n }))
+        break
+    }
+  }
+  return { name: `creations-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
+}
+
+/**
+ * SELFDESTRUCT: created-and-destroyed in one transaction (deleted under EIP-6780), and, before
+ * Cancun, destroying an existing contract and re-creating it at the same address.
+ */
+export async function selfdestructs(n: number, hardfork: Hardfork = Hardfork.Cancun): Promise<Workload> {
+  const w = world(hardfork)
+  const factory = w.place(recipient(0xfac8), artifact('Factory').deployedBytecode)
+  const beneficiary = recipient(0xbe)
+  for (let i = 0; i < n; i++) w.fund(i)
+  // Existing children with storage, created by the factory (so that CREATE2 can recreate them).
+  const childSetup: TypedTransaction[] = []
+  for (let i = 0; i < n; i += 3) childSetup.push(w.tx(i, { to: factory, data: calldata('create2(bytes32)', 1000n + BigInt(i)), gasLimit: 300_000n }))
+  await w.setup(childSetup)
+  const childAt = (salt: bigint) => {
+    const initCode = hexToBytes(artifact('Child').bytecode as `0x${string}`)
+    return new Address(keccak_256(concatBytes(Uint8Array.from([0xff]), factory.bytes, setLengthLeft(hexToBytes(`0x${salt.toString(16).padStart(2, '0')}`), 32), keccak_256(initCode))).slice(12))
+  }
+  const txs: TypedTransaction[] = []
+  for (let i = 0; i < n; i++) {
+    if (i % 3 === 0) {
+      const child = childAt(1000n + BigInt(i))
+      txs.push(w.tx(i, { to: child, data: calldata('kill(address)', beneficiary), gasLimit: 100_000n }))
+      txs.push(w.tx(i, { to: child, data: calldata('set(uint256)', 7n), gasLimit: 100_000n }))
+      txs.push(w.tx(i, { to: factory, data: calldata('create2(bytes32)', 1000n + BigInt(i)), gasLimit: 300_000n }))
+      txs.push(w.tx(i, { to: child, data: calldata('value()'), gasLimit: 100_000n }))
+    } else {
+      txs.push(w.tx(i, { to: factory, data: calldata('createAndKill(bytes32,address)', BigInt(i), beneficiary), value: 3n, gasLimit: 400_000n }))
+    }
+  }
+  return { name: `selfdestruct-${hardfork}-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
+}
+
+/** Reverting transactions and transactions that run out of gas, among successful ones. */
+export async function failures(n: number): Promise<Workload> {
+  const w = world()
+  const probe = w.place(recipient(0x9b0b), artifact('Probe').deployedBytecode)
+  for (let i = 0; i < n; i++) w.fund(i)
+  const txs = Array.from({ length: n }, (_, i) => {
+    switch (i % 3) {
+      case 0:
+        return w.tx(i, { to: probe, data: calldata('fail()'), gasLimit: 60_000n })
+      case 1:
+        return w.tx(i, { to: probe, data: calldata('spin(uint256)', 100_000n), gasLimit: 80_000n })
+      default:
+        return w.tx(i, { to: probe, data: calldata('spin(uint256)', 10n), gasLimit: 100_000n })
+    }
+  })
+  return { name: `failures-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
+}
+
+/**
+ * The coinbase: some transactions read BALANCE(coinbase) (they must see every fee paid
+ * before them), the coinbase itself sends transactions, and others pay it directly.
+ */
+export async function coinbaseTraffic(n: number): Promise<Workload> {
+  const w = world()
+  const probe = w.place(recipient(0x9b0c), artifact('Probe').deployedBytecode)
+  const coinbaseKey = 777
+  const coinbase = w.fund(coinbaseKey, 5n * ETHER)
+  for (let i = 0; i < n; i++) w.fund(i)
+  const txs: TypedTransaction[] = []
+  for (let i = 0; i < n; i++) {
+    switch (i % 5) {
+      case 0:
+        txs.push(w.tx(i, { to: probe, data: calldata('recordCoinbaseBalance()'), gasLimit: 80_000n }))
+        break
+      case 1:
+        txs.push(w.tx(coinbaseKey, { to: recipient(i), value: 12345n, gasLimit: 21_000n }))
+        break
+      case 2:
+        txs.push(w.tx(i, { to: coinbase, value: 777n, gasLimit: 21_000n }))
+        break
+      case 3:
+        txs.push(w.tx(i, { to: probe, data: calldata('forward(address)', coinbase), value: 99n, gasLimit: 80_000n }))
+        break
+      default:
+        txs.push(w.tx(i, { to: recipient(i + 1000), value: 1n, gasLimit: 21_000n }))
+    }
+  }
+  return { name: `coinbase-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs, { coinbase }) }
+}
+
+/** Every transaction type the fork supports: legacy, 2930, 1559, 4844 and (Prague) 7702. */
+export async function txTypes(n: number, hardfork: Hardfork = Hardfork.Prague): Promise<Workload> {
+  const w = world(hardfork)
+  const counter = w.place(recipient(0xc0c1), artifact('Counter').deployedBytecode)
+  for (let i = 0; i < n + 20; i++) w.fund(i)
+  const types: (0 | 1 | 2 | 3 | 4)[] = w.common.isActivatedEIP(7702) ? [0, 1, 2, 3, 4] : [0, 1, 2, 3]
+  const txs = Array.from({ length: n }, (_, i) => {
+    const type = types[i % types.length]
+    if (type === 4) {
+      // Delegate a fresh key's account to the counter, then the sender calls it.
+      const delegator = n + (i % 20)
+      return w.tx(i, { type, to: addressOf(privateKey(delegator)), data: calldata('increment()'), delegations: [{ key: delegator, address: counter, nonce: w.nonceOf(delegator) }], gasLimit: 200_000n })
+    }
+    return w.tx(i, { type, to: i % 2 === 0 ? counter : recipient(i), data: i % 2 === 0 ? calldata('increment()') : undefined, value: i % 2 === 0 ? 0n : 5n, gasLimit: 100_000n })
+  })
+  return { name: `tx-types-${hardfork}-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs, { number: 23_000_000n, timestamp: 1_760_000_000n }) }
+}
