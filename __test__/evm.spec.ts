@@ -51,6 +51,8 @@ const WORKLOADS: [string, () => Promise<W.Workload>][] = [
   ['BALANCE(coinbase), coinbase as sender and recipient', () => W.coinbaseTraffic(30)],
   ['legacy, 2930, 1559, 4844 and 7702 transactions (Prague)', () => W.txTypes(25)],
   ['legacy, 2930, 1559 and 4844 transactions (Cancun)', () => W.txTypes(20, Hardfork.Cancun)],
+  ['withdrawals after the transactions (EIP-4895)', () => W.withdrawals(16)],
+  ['proof-of-work miner and uncle rewards (London)', () => W.powRewards(16)],
 ]
 
 function strategies(e: Awaited<typeof executors>): [string, ParallelExecutor][] {
@@ -92,6 +94,22 @@ test('a caller state manager: the committed state root equals runBlock\'s, and g
       t.is(bytesToHex(r.stateRoot!), bytesToHex(ref.stateRoot), `${wl.name} ${label}: committed root`)
       t.is(bytesToHex(await sm.getStateRoot()), bytesToHex(ref.stateRoot), `${wl.name} ${label}: caller's state manager`)
     }
+  }
+})
+
+test('pre-Byzantium receipts carry the intermediate state roots when the caller gives a state manager', async (t) => {
+  const wl = await W.ethTransfers(12, makeCommon(Hardfork.SpuriousDragon))
+  const ref = await referenceRun(wl.common, wl.prestate, wl.block)
+  const header = { ...wl.block.header.toJSON(), receiptTrie: ref.result.receiptsRoot, logsBloom: ref.result.logsBloom, gasUsed: ref.result.gasUsed, stateRoot: ref.stateRoot }
+  const block = createBlock({ header, transactions: wl.block.transactions }, { common: wl.common })
+  const e = await executors
+  for (const [label, executor] of strategies(e)) {
+    const sm = await merkleFromPrestate(wl.common, wl.prestate)
+    const r = await executor.runBlock({ block, stateManager: sm, skipBlockValidation: true })
+    t.deepEqual(differences(ref.result, r), [], label)
+    t.is(bytesToHex(r.stateRoot!), bytesToHex(ref.stateRoot), label)
+    // Without a trie the intermediate roots cannot exist: checking the header is refused.
+    await t.throwsAsync(executor.runBlock({ block, prestate: wl.prestate, skipBlockValidation: true }), { instanceOf: InvalidInputError, message: /pre-Byzantium/ })
   }
 })
 
@@ -188,3 +206,22 @@ test('a header that does not match is rejected (generate: false) and the caller 
     t.is(bytesToHex(await sm.getStateRoot()), before, label)
   }
 })
+
+test('the exported ecrecover is a drop-in customCrypto.ecrecover', async (t) => {
+  const { ecrecover: reference } = await import('@ethereumjs/util')
+  const { ecrecover } = await import('../ts/index.ts')
+  const wl = await W.txTypes(10, Hardfork.Cancun)
+  for (const tx of wl.block.transactions) {
+    const args = [tx.getHashedMessageToSign(), tx.v!, bigIntBytes(tx.r!), bigIntBytes(tx.s!), tx.type === 0 ? tx.common.chainId() : undefined] as const
+    if (!native) {
+      t.throws(() => ecrecover(...args))
+      continue
+    }
+    t.deepEqual(ecrecover(...args), reference(...args))
+  }
+  if (native) t.throws(() => ecrecover(new Uint8Array(32), 27n, new Uint8Array(32), new Uint8Array(32)))
+})
+
+function bigIntBytes(v: bigint): Uint8Array {
+  return Uint8Array.from(Buffer.from(v.toString(16).padStart(64, '0'), 'hex'))
+}

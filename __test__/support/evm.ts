@@ -38,7 +38,12 @@ export function addressOf(key: Uint8Array): Address {
 
 export const COINBASE = new Address(hexToBytes('0xc0ffee0000000000000000000000000000000000'))
 
-export function makeBlock(common: Common, transactions: TypedTransaction[], header: Record<string, unknown> = {}): Block {
+export function makeBlock(
+  common: Common,
+  transactions: TypedTransaction[],
+  header: Record<string, unknown> = {},
+  extra: { withdrawals?: { index: bigint; validatorIndex: bigint; address: Address; amount: bigint }[]; uncleHeaders?: Record<string, unknown>[] } = {},
+): Block {
   return createBlock(
     {
       header: {
@@ -52,7 +57,8 @@ export function makeBlock(common: Common, transactions: TypedTransaction[], head
         ...header,
       },
       transactions,
-      withdrawals: common.isActivatedEIP(4895) ? [] : undefined,
+      withdrawals: common.isActivatedEIP(4895) ? (extra.withdrawals ?? []) : undefined,
+      uncleHeaders: extra.uncleHeaders,
     },
     { common },
   )

@@ -153,8 +153,8 @@ export class World {
     }
   }
 
-  block(txs: TypedTransaction[], header: Record<string, unknown> = {}): Block {
-    return makeBlock(this.common, txs, header)
+  block(txs: TypedTransaction[], header: Record<string, unknown> = {}, extra: Parameters<typeof makeBlock>[3] = {}): Block {
+    return makeBlock(this.common, txs, header, extra)
   }
 }
 
@@ -209,9 +209,33 @@ const recipient = (i: number) => new Address(keccak_256(Uint8Array.from([0xee, i
 
 export async function ethTransfers(n: number, common?: Common): Promise<Workload> {
   const w = world(Hardfork.Cancun, common)
+  const type = w.common.isActivatedEIP(1559) ? 2 : 0
   for (let i = 0; i < n; i++) w.fund(i)
-  const txs = Array.from({ length: n }, (_, i) => w.tx(i, { to: recipient(i), value: 1000n + BigInt(i), gasLimit: 21_000n }))
+  const txs = Array.from({ length: n }, (_, i) => w.tx(i, { type, to: recipient(i), value: 1000n + BigInt(i), gasLimit: 21_000n }))
   return { name: `eth-transfers-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
+}
+
+/** Transfers plus the block-level credits: withdrawals (with a zero amount to an empty account). */
+export async function withdrawals(n: number): Promise<Workload> {
+  const w = world()
+  for (let i = 0; i < n; i++) w.fund(i)
+  const txs = Array.from({ length: n }, (_, i) => w.tx(i, { to: recipient(i % 4), value: 1000n, gasLimit: 21_000n }))
+  const list = [
+    { index: 0n, validatorIndex: 1n, address: recipient(0), amount: 5n },
+    { index: 1n, validatorIndex: 2n, address: addressOf(privateKey(1)), amount: 1_000_000n },
+    { index: 2n, validatorIndex: 3n, address: recipient(9999), amount: 0n },
+  ]
+  return { name: `withdrawals-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs, {}, { withdrawals: list }) }
+}
+
+/** A proof-of-work block: miner and uncle rewards after the transactions. */
+export async function powRewards(n: number): Promise<Workload> {
+  const w = world(Hardfork.London)
+  for (let i = 0; i < n; i++) w.fund(i)
+  const txs = Array.from({ length: n }, (_, i) => w.tx(i, { to: recipient(i), value: 1000n, gasLimit: 21_000n }))
+  const header = { number: 13_000_000n, difficulty: 1n << 40n }
+  const uncle = { number: 12_999_998n, coinbase: recipient(4242), difficulty: 1n << 40n, gasLimit: 1_000_000_000n, timestamp: 1_710_338_100n, baseFeePerGas: 7n }
+  return { name: `pow-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs, header, { uncleHeaders: [uncle] }) }
 }
 
 /** `senders` accounts each send `perSender` transactions in a row (nonce chains), to each other. */

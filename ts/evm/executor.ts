@@ -140,10 +140,32 @@ export class ParallelExecutor implements AsyncDisposable {
     await preTransactionSteps(this.overlay, this.common, block)
     phase('pre-steps')
 
+    // Pre-Byzantium receipts embed the state root after each transaction. Only a caller's
+    // state manager has a trie to compute it: such (old, small) blocks run sequentially and
+    // write each transaction's changes into it, inside a checkpoint reverted afterwards.
+    const preByzantium = !this.common.gteHardfork(Hardfork.Byzantium) && block.transactions.length > 0
+    if (preByzantium && opts.stateManager === undefined && opts.generate !== true) {
+      throw new InvalidInputError('pre-Byzantium receipts embed intermediate state roots, which need a stateManager; pass one, or generate: true')
+    }
+    const roots: Uint8Array[] | undefined = preByzantium && opts.stateManager !== undefined ? [] : undefined
+
     let outcomes: TxOutcome[]
     let metrics: Omit<ExecutionMetrics, 'timings'>
-    const parallel = strategy.kind !== 'sequential' && loadNative() !== null && block.transactions.length > 0
-    if (parallel) {
+    const parallel = strategy.kind !== 'sequential' && loadNative() !== null && block.transactions.length > 0 && roots === undefined
+    if (roots !== undefined) {
+      const sm = opts.stateManager!
+      await sm.checkpoint()
+      try {
+        this.overlay.startTracking()
+        outcomes = await this.executeSequential(opts, () => {}, async () => {
+          await this.overlay.applyChangesSince(sm)
+          roots.push(await sm.getStateRoot())
+        })
+      } finally {
+        await sm.revert()
+      }
+      metrics = sequentialMetrics(block.transactions.length)
+    } else if (parallel) {
       const r = await this.executeParallel(opts, strategy, source)
       outcomes = r.outcomes
       metrics = r.metrics
@@ -156,7 +178,7 @@ export class ParallelExecutor implements AsyncDisposable {
     const post = await postTransactionSteps(this.vm, block, outcomes)
     phase('post-steps')
 
-    const assembled = await this.assemble(block, outcomes)
+    const assembled = await this.assemble(block, outcomes, roots)
     if (opts.generate !== true) this.checkHeader(block, assembled, post.requestsHash)
     phase('assemble')
 
@@ -221,7 +243,11 @@ export class ParallelExecutor implements AsyncDisposable {
     return dao || c.isActivatedEIP(7928) || c.isActivatedEIP(8037) || c.isActivatedEIP(7864)
   }
 
-  private async executeSequential(opts: RunBlockOptions, progress: (done: number) => void): Promise<TxOutcome[]> {
+  private async executeSequential(
+    opts: RunBlockOptions,
+    progress: (done: number) => void,
+    afterTx?: () => Promise<void>,
+  ): Promise<TxOutcome[]> {
     const { block } = opts
     const outcomes: TxOutcome[] = []
     let gasUsed = 0n
@@ -244,6 +270,7 @@ export class ParallelExecutor implements AsyncDisposable {
       const o = outcomeOf(r)
       outcomes.push(o)
       gasUsed += o.blockGasSpent
+      await afterTx?.()
       if ((i + 1) % 256 === 0) progress(i + 1)
     }
     return outcomes
@@ -379,7 +406,7 @@ export class ParallelExecutor implements AsyncDisposable {
     }
   }
 
-  private async assemble(block: Block, outcomes: TxOutcome[]) {
+  private async assemble(block: Block, outcomes: TxOutcome[], roots?: Uint8Array[]) {
     const receipts: TxReceipt[] = []
     const results: RunTxResult[] = []
     const encoded: Uint8Array[] = []
@@ -391,7 +418,7 @@ export class ParallelExecutor implements AsyncDisposable {
       const tx: TypedTransaction = block.transactions[i]
       gasUsed += o.blockGasSpent
       cumulative += o.totalGasSpent
-      const receipt = receiptOf(tx, o, cumulative, this.common, block)
+      const receipt = receiptOf(tx, o, cumulative, this.common, block, roots?.[i])
       receipts.push(receipt)
       results.push(runTxResultOf(o, receipt, this.common))
       encoded.push(encodedReceipt(tx, receipt))

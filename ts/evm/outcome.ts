@@ -52,6 +52,8 @@ export function receiptOf(
   cumulativeGasUsed: bigint,
   common: Common,
   block: Block,
+  /** The state root after the transaction (pre-Byzantium receipts); zeros if unknown. */
+  stateRoot?: Uint8Array,
 ): TxReceipt {
   const base = {
     cumulativeBlockGasUsed: cumulativeGasUsed,
@@ -61,9 +63,9 @@ export function receiptOf(
   const status = o.error !== undefined ? (0 as const) : (1 as const)
   if (!tx.supports(Capability.EIP2718TypedTransaction)) {
     if (common.gteHardfork(Hardfork.Byzantium)) return { status, ...base }
-    // Pre-Byzantium receipts embed the state root after the transaction, which needs a trie;
-    // see the README's limitations.
-    return { stateRoot: new Uint8Array(32), ...base }
+    // Pre-Byzantium receipts embed the state root after the transaction, which needs a trie:
+    // the executor passes it when it has the caller's state manager.
+    return { stateRoot: stateRoot ?? new Uint8Array(32), ...base }
   }
   if (isBlob4844Tx(tx)) {
     return { blobGasUsed: o.blobGasUsed ?? 0n, blobGasPrice: block.header.getBlobGasPrice(), status, ...base }

@@ -72,6 +72,7 @@ export abstract class JournaledStateManager implements StateManagerInterface {
     this.originals.clear()
     this.undo = []
     this.marks = []
+    this.track = undefined
   }
 
   protected journal(entry: Undo): void {
@@ -94,13 +95,18 @@ export abstract class JournaledStateManager implements StateManagerInterface {
     this.journal({ kind: 'account', key, known: this.accounts.has(key), prev: this.accounts.get(key), dirty: this.dirty.has(key) })
     this.accounts.set(key, next)
     this.dirty.add(key)
+    this.track?.accounts.add(key)
   }
 
   /** Replaces the storage of an address by an empty, wiped one. */
   protected wipeStorage(key: string): void {
     this.journal({ kind: 'storage', key, prev: this.storage.get(key) })
     this.storage.set(key, { cleared: true, slots: new Map() })
+    this.track?.wipes.add(key)
   }
+
+  /** When set, records which keys change (see `OverlayStateManager.applyChangesSince`). */
+  protected track: { accounts: Set<string>; wipes: Set<string>; slots: Map<string, Set<string>> } | undefined
 
   async getAccount(address: Address): Promise<Account | undefined> {
     const f = await this.fields(address.bytes, byteKey(address.bytes))
@@ -183,6 +189,11 @@ export abstract class JournaledStateManager implements StateManagerInterface {
     const slotKey = byteKey(key)
     this.journal({ kind: 'slot', storage: written, slot: slotKey, prev: written.slots.get(slotKey) })
     written.slots.set(slotKey, unpad(value))
+    if (this.track !== undefined) {
+      let slots = this.track.slots.get(addressKey)
+      if (slots === undefined) this.track.slots.set(addressKey, (slots = new Set()))
+      slots.add(slotKey)
+    }
   }
 
   async clearStorage(address: Address): Promise<void> {

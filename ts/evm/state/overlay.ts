@@ -146,27 +146,58 @@ export class OverlayStateManager extends JournaledStateManager {
       // `cleared` is only reported for accounts that exist at the end.
       if (st.cleared) await sm.clearStorage(new Address(hexBytes(hex)))
     }
-    for (const [hex, f] of diff.accounts) {
-      const address = new Address(hexBytes(hex))
-      if (f === null) {
-        await sm.deleteAccount(address)
-        continue
-      }
-      const existing = await sm.getAccount(address)
-      if (existing === undefined) await sm.putAccount(address, new Account(f.nonce, f.balance))
-      else await sm.modifyAccountFields(address, { nonce: f.nonce, balance: f.balance })
-      const currentHash = existing?.codeHash ?? EMPTY_CODE_HASH
-      if (!bytesEqual(currentHash, f.codeHash)) {
-        const code = bytesEqual(f.codeHash, EMPTY_CODE_HASH)
-          ? EMPTY_BYTES
-          : (diff.code.get(toHex(f.codeHash)) ?? (await this.base.code(address.bytes, f.codeHash)))
-        await sm.putCode(address, code)
-      }
-    }
+    for (const [hex, f] of diff.accounts) await this.writeAccount(sm, hexBytes(hex), f, diff.code)
     for (const [hex, st] of diff.storage) {
       if (diff.accounts.get(hex) === null) continue
       const address = new Address(hexBytes(hex))
       for (const [slot, value] of st.slots) await sm.putStorage(address, hexBytes(slot), bigIntToBytes(value))
+    }
+  }
+
+  private async writeAccount(sm: StateManagerInterface, address: Uint8Array, f: AccountDiff | null, code?: Map<`0x${string}`, Uint8Array>): Promise<void> {
+    const a = new Address(address)
+    if (f === null) return sm.deleteAccount(a)
+    const existing = await sm.getAccount(a)
+    if (existing === undefined) await sm.putAccount(a, new Account(f.nonce, f.balance))
+    else await sm.modifyAccountFields(a, { nonce: f.nonce, balance: f.balance })
+    if (!bytesEqual(existing?.codeHash ?? EMPTY_CODE_HASH, f.codeHash)) {
+      const bytes = bytesEqual(f.codeHash, EMPTY_CODE_HASH)
+        ? EMPTY_BYTES
+        : (code?.get(toHex(f.codeHash)) ?? this.codes.get(byteKey(f.codeHash)) ?? (await this.base.code(address, f.codeHash)))
+      await sm.putCode(a, bytes)
+    }
+  }
+
+  /** Starts recording which keys change, for `applyChangesSince`. */
+  startTracking(): void {
+    this.track = { accounts: new Set(), wipes: new Set(), slots: new Map() }
+  }
+
+  /**
+   * Writes into `sm` the current values of everything changed since tracking started or the
+   * last call (pre-Byzantium receipts need the state root after each transaction).
+   */
+  async applyChangesSince(sm: StateManagerInterface): Promise<void> {
+    const t = this.track
+    if (t === undefined) throw new Error('applyChangesSince() without startTracking()')
+    this.startTracking()
+    for (const key of t.wipes) {
+      const address = new Address(keyBytes(key))
+      if ((await this.finalFields(key, address.bytes)) === null) await sm.deleteAccount(address)
+      else await sm.clearStorage(address)
+    }
+    for (const key of t.accounts) {
+      const f = this.accounts.get(key)!
+      await this.writeAccount(sm, keyBytes(key), f === null ? null : { nonce: f.nonce, balance: f.balance, codeHash: f.codeHash })
+    }
+    for (const [key, slots] of t.slots) {
+      if (this.accounts.get(key) === null) continue
+      const written = this.storage.get(key)
+      const address = new Address(keyBytes(key))
+      for (const slot of slots) {
+        const v = written?.slots.get(slot) ?? (written?.cleared ? EMPTY_BYTES : undefined)
+        if (v !== undefined) await sm.putStorage(address, keyBytes(slot), v)
+      }
     }
   }
 
