@@ -225,3 +225,15 @@ test('the exported ecrecover is a drop-in customCrypto.ecrecover', async (t) => 
 function bigIntBytes(v: bigint): Uint8Array {
   return Uint8Array.from(Buffer.from(v.toString(16).padStart(64, '0'), 'hex'))
 }
+
+test('the executor never changes the caller\'s Common', async (t) => {
+  const common = makeCommon(Hardfork.Cancun)
+  const cryptoBefore = { ...common.customCrypto }
+  const hardforkBefore = common.hardfork()
+  const wl = await W.ethTransfers(4, common)
+  await using x = await ParallelExecutor.create({ common, threads: 2 })
+  await x.runBlock({ block: wl.block, prestate: wl.prestate, skipBlockValidation: true, generate: true, setHardfork: true })
+  t.deepEqual(Object.keys(common.customCrypto).sort(), Object.keys(cryptoBefore).sort())
+  t.is(common.customCrypto.ecrecover, cryptoBefore.ecrecover)
+  t.is(common.hardfork(), hardforkBefore)
+})

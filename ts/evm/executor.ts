@@ -64,8 +64,7 @@ export class ParallelExecutor implements AsyncDisposable {
     const threads = options.threads ?? availableParallelism()
     if (!Number.isInteger(threads) || threads < 1) throw new InvalidInputError(`threads must be a positive integer, got ${threads}`)
     const strategy = normalizeStrategy(options.strategy ?? { kind: 'optimistic' })
-    const common = (options.common ?? new Common({ chain: Mainnet })).copy()
-    if (loadNative() !== null) common.customCrypto.ecrecover ??= nativeEcrecover
+    const common = ownCommon(options.common ?? new Common({ chain: Mainnet }))
     const overlay = new OverlayStateManager(keccak256)
     let executor: ParallelExecutor
     const blockchain = {
@@ -512,6 +511,23 @@ export class ParallelExecutor implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
   }
+}
+
+/**
+ * An independent Common with the caller's configuration. `Common.copy()` is shallow (it shares
+ * `customCrypto` and the params), and the executor must never change the caller's object.
+ */
+function ownCommon(c: Common): Common {
+  const internals = c as unknown as { _chainParams: EvmRunnerOptions['chain']; _params: Record<string, unknown> }
+  const customCrypto = { ...c.customCrypto }
+  if (loadNative() !== null) customCrypto.ecrecover ??= nativeEcrecover
+  return new Common({
+    chain: structuredClone(internals._chainParams),
+    hardfork: c.hardfork(),
+    eips: [...c.eips()],
+    params: structuredClone(internals._params) as never,
+    customCrypto,
+  })
 }
 
 function normalizeStrategy(s: Strategy): Strategy {
