@@ -64,11 +64,13 @@ for (const [name, make] of WORKLOADS) {
     const wl = await make()
     const ref = await referenceRun(wl.common, wl.prestate, wl.block)
     const e = await executors
+    const senders = wl.block.transactions.map((tx) => tx.getSenderAddress().toString())
     let parallelRuns = 0
     for (const [label, executor] of strategies(e)) {
       for (let repeat = 0; repeat < 2; repeat++) {
         const ours = await executor.runBlock({ block: wl.block, prestate: wl.prestate, skipBlockValidation: true, generate: true })
         t.deepEqual(differences(ref.result, ours), [], `${label} run ${repeat}`)
+        t.deepEqual(ours.senders.map(String), senders, `${label} run ${repeat}: senders`)
         t.is(bytesToHex(await rootAfterDiff(wl.common, wl.prestate, ours.stateDiff)), bytesToHex(ref.stateRoot), `${label} run ${repeat}: state root`)
         if (ours.metrics.strategy === 'optimistic') parallelRuns++
       }

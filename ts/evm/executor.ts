@@ -134,9 +134,13 @@ export class ParallelExecutor implements AsyncDisposable {
     this.vm.evm.journal.cleanJournal()
     phase('validate')
 
-    if (this.needsEthereumjsRunBlock(block)) return this.runWithEthereumjs(opts, started, timings)
+    if (this.needsEthereumjsRunBlock(block)) {
+      if (opts.blockLevelSteps === false) throw new InvalidInputError('blockLevelSteps: false is not available for this block (it needs ethereumjs runBlock)')
+      return this.runWithEthereumjs(opts, started, timings)
+    }
 
-    await preTransactionSteps(this.overlay, this.common, block)
+    const blockSteps = opts.blockLevelSteps !== false
+    if (blockSteps) await preTransactionSteps(this.overlay, this.common, block)
     phase('pre-steps')
 
     // Pre-Byzantium receipts embed the state root after each transaction. Only a caller's
@@ -174,7 +178,7 @@ export class ParallelExecutor implements AsyncDisposable {
     }
     phase('execute')
 
-    const post = await postTransactionSteps(this.vm, block, outcomes)
+    const post = blockSteps ? await postTransactionSteps(this.vm, block, outcomes) : {}
     phase('post-steps')
 
     const assembled = await this.assemble(block, outcomes, roots)
@@ -191,6 +195,7 @@ export class ParallelExecutor implements AsyncDisposable {
     return {
       ...assembled,
       stateRoot,
+      senders: outcomes.map((o) => new Address(o.sender)),
       requests: post.requests,
       requestsHash: post.requestsHash,
       stateDiff,
@@ -255,9 +260,11 @@ export class ParallelExecutor implements AsyncDisposable {
       const tx = txs[i]
       if (block.header.gasLimit < tx.gasLimit + gasUsed) throw new InvalidBlockError('tx has a higher gas limit than the block', i)
       let r: RunTxResult
+      let sender: ReturnType<typeof recoverSender>
       try {
+        sender = recoverSender(tx)
         r = await runTx(this.vm, {
-          tx: withSender(tx, recoverSender(tx)),
+          tx: withSender(tx, sender),
           block,
           skipBalance: opts.skipBalance,
           skipNonce: opts.skipNonce,
@@ -266,7 +273,7 @@ export class ParallelExecutor implements AsyncDisposable {
       } catch (e) {
         throw new InvalidBlockError((e as Error).message, i, { cause: e })
       }
-      const o = outcomeOf(r)
+      const o = outcomeOf(r, sender.address.bytes)
       outcomes.push(o)
       gasUsed += o.blockGasSpent
       await afterTx?.()
@@ -491,7 +498,13 @@ export class ParallelExecutor implements AsyncDisposable {
     const stateRoot = opts.stateManager !== undefined && opts.commit !== false ? await this.commit(opts, block) : undefined
     timings.commit = performance.now() - t
     timings.total = performance.now() - started
-    return { ...r, stateRoot, stateDiff, metrics: { ...sequentialMetrics(txs.length), timings } }
+    return {
+      ...r,
+      stateRoot,
+      senders: txs.map((tx) => tx.getSenderAddress()),
+      stateDiff,
+      metrics: { ...sequentialMetrics(txs.length), timings },
+    }
   }
 
   /**

@@ -11,6 +11,8 @@ import { Bloom, encodeReceipt, type RunTxResult, type TxReceipt } from '@ethereu
 
 /** A transaction's result, structured-cloneable. */
 export interface TxOutcome {
+  /** The recovered sender (20 bytes). */
+  sender: Uint8Array
   /** The EVM exception (receipt status 0), if any. */
   error?: string
   executionGasUsed: bigint
@@ -27,9 +29,10 @@ export interface TxOutcome {
   bloom?: Uint8Array
 }
 
-export function outcomeOf(r: RunTxResult): TxOutcome {
+export function outcomeOf(r: RunTxResult, sender: Uint8Array): TxOutcome {
   const logs = r.execResult.logs ?? []
   return {
+    sender,
     error: r.execResult.exceptionError?.error,
     executionGasUsed: r.execResult.executionGasUsed,
     totalGasSpent: r.totalGasSpent,

@@ -152,7 +152,7 @@ export async function createRunner(options: EvmRunnerOptions, services: WorkerSe
           skipHardForkValidation: payload!.skipHardForkValidation,
         })
         state.flush()
-        return outcomeOf(r)
+        return outcomeOf(r, senders[i]!.address.bytes)
       } catch (e) {
         // runTx leaves checkpoints and transient storage behind when it throws.
         reset()

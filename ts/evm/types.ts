@@ -1,6 +1,7 @@
 /** Public options and results of the EVM executor. */
 import type { Block, BlockHeader } from '@ethereumjs/block'
 import type { Common, StateManagerInterface } from '@ethereumjs/common'
+import type { Address } from '@ethereumjs/util'
 import type { RunBlockResult } from '@ethereumjs/vm'
 
 import type { StateDiff } from './state/overlay.ts'
@@ -91,6 +92,13 @@ export interface RunBlockOptions {
   setHardfork?: boolean
   /** BLOCKHASH source and header validator. @default a chain whose block hashes are all zero (as ethereumjs's default) */
   blockchain?: BlockchainLike
+  /**
+   * Run the block-level steps around the transactions: EIP-4788/2935 writes before;
+   * withdrawals, PoW rewards and EIP-7685 requests after. `false` executes only the
+   * transactions in the block's context (as state tests and simulators want).
+   * @default true
+   */
+  blockLevelSteps?: boolean
   /** Overrides the executor's strategy for this block. */
   strategy?: Strategy
   onProgress?: (event: ProgressEvent) => void
@@ -117,6 +125,8 @@ export interface ExecutionMetrics {
 export interface ParallelRunBlockResult extends Omit<RunBlockResult, 'stateRoot'> {
   /** The new state root: only when the block was committed to a `stateManager`. */
   stateRoot: Uint8Array | undefined
+  /** The recovered sender of each transaction. */
+  senders: Address[]
   stateDiff: StateDiff
   metrics: ExecutionMetrics
 }
