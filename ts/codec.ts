@@ -118,9 +118,35 @@ export class ByteBuilder {
     writeLocation(this.buf, at, kind, address, slot)
   }
 
-  private op(code: WriteOpCode): void {
+  /** Appends one byte. */
+  byte(b: number): void {
     const at = this.reserve(1)
-    this.buf[at] = code
+    this.buf[at] = b
+  }
+
+  /** Appends bytes as they are. */
+  raw(b: Uint8Array): void {
+    const at = this.reserve(b.length)
+    this.buf.set(b, at)
+  }
+
+  u32(v: number): void {
+    const at = this.reserve(4)
+    this.dv.setUint32(at, v, true)
+  }
+
+  u64(v: bigint): void {
+    const at = this.reserve(8)
+    this.dv.setBigUint64(at, v, true)
+  }
+
+  u256(v: bigint): void {
+    const at = this.reserve(32)
+    writeU256(this.dv, at, v)
+  }
+
+  private op(code: WriteOpCode): void {
+    this.byte(code)
   }
 
   private word(v: bigint): void {

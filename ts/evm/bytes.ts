@@ -20,8 +20,20 @@ export function hexBytes(hex: string): Uint8Array {
   return out
 }
 
-/** A compact, exact map key for a byte string (one UTF-16 unit per byte). */
+/**
+ * A compact, exact map key for a byte string (one UTF-16 unit per byte). Called tens of times
+ * per transaction: the unrolled forms for addresses and words take half the time of `apply`.
+ */
 export function byteKey(b: Uint8Array): string {
+  if (b.length === 20) {
+    return String.fromCharCode(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15], b[16], b[17], b[18], b[19])
+  }
+  if (b.length === 32) {
+    return (
+      String.fromCharCode(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]) +
+      String.fromCharCode(b[16], b[17], b[18], b[19], b[20], b[21], b[22], b[23], b[24], b[25], b[26], b[27], b[28], b[29], b[30], b[31])
+    )
+  }
   return String.fromCharCode.apply(null, b as unknown as number[])
 }
 

@@ -74,21 +74,18 @@ function plain(b: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 }
 
-/** Root of the trie `rlp(i) → items[i]` (receipts and transactions roots). */
-export async function orderedTrieRoot(items: Uint8Array[]): Promise<Uint8Array> {
+/**
+ * Root of the trie `rlp(i) → items[i]` (receipts and transactions roots), the items given as
+ * one buffer and their lengths.
+ */
+export async function orderedTrieRoot(items: Uint8Array, lengths: number[]): Promise<Uint8Array> {
   const native = loadNative()
-  if (native !== null) {
-    let total = 0
-    for (const it of items) total += it.length
-    const all = new Uint8Array(total)
-    let at = 0
-    for (const it of items) {
-      all.set(it, at)
-      at += it.length
-    }
-    return plain(native.orderedTrieRoot(all, items.map((i) => i.length)))
-  }
+  if (native !== null) return plain(native.orderedTrieRoot(items, lengths))
   const trie = new MerklePatriciaTrie()
-  for (let i = 0; i < items.length; i++) await trie.put(RLP.encode(i), items[i])
+  let at = 0
+  for (let i = 0; i < lengths.length; i++) {
+    await trie.put(RLP.encode(i), items.subarray(at, at + lengths[i]))
+    at += lengths[i]
+  }
   return trie.root()
 }

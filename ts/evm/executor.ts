@@ -21,12 +21,13 @@ import { loadNative } from '../native.ts'
 import { WorkerPool, siblingModule, type BlockRun, type NativeBlock } from '../pool/pool.ts'
 import { bytesEqual, bytesToBigInt } from './bytes.ts'
 import { keccak256, nativeEcrecover, orderedTrieRoot, recoverSender } from './crypto.ts'
-import { encodedReceipt, outcomeOf, receiptOf, runTxResultOf, type TxOutcome } from './outcome.ts'
+import { decodeOutcome, outcomeOf, receiptOf, runTxResultOf, type TxOutcome } from './outcome.ts'
+import { appendReceipt } from './receipts.ts'
 import type { EvmBlockPayload, EvmRequest, EvmRunnerOptions } from './runner.ts'
 import { OverlayStateManager } from './state/overlay.ts'
 import { PrestateSource, StateManagerSource, type BaseSource } from './state/sources.ts'
 import { postTransactionSteps, preTransactionSteps } from './steps.ts'
-import { txToFields, withSender } from './txs.ts'
+import { encodeTxs, withSender } from './txs.ts'
 import type {
   BlockchainLike,
   ExecutionMetrics,
@@ -292,7 +293,7 @@ export class ParallelExecutor implements AsyncDisposable {
     const payload: EvmBlockPayload = {
       header: block.header.serialize(),
       hardfork: this.common.hardfork(),
-      txs: block.transactions.map(txToFields),
+      txs: encodeTxs(block.transactions),
       miner: (block.common.consensusType() === ConsensusType.ProofOfAuthority ? cliqueSigner(block.header) : block.header.coinbase).bytes,
       skipBalance: opts.skipBalance,
       skipNonce: opts.skipNonce,
@@ -331,7 +332,7 @@ export class ParallelExecutor implements AsyncDisposable {
       const o = run.outcomes[i]
       if (o === undefined) throw new NativeError(`transaction ${i} has no outcome`)
       if (!o.ok) throw new InvalidBlockError(o.error.message, i)
-      const outcome = o.value as TxOutcome
+      const outcome = decodeOutcome(o.value as Uint8Array)
       outcomes.push(outcome)
       gasUsed += outcome.blockGasSpent
     }
@@ -415,8 +416,10 @@ export class ParallelExecutor implements AsyncDisposable {
   private async assemble(block: Block, outcomes: TxOutcome[], roots?: Uint8Array[]) {
     const receipts: TxReceipt[] = []
     const results: RunTxResult[] = []
-    const encoded: Uint8Array[] = []
+    const encoded = new ByteBuilder(outcomes.length * 320 + 64)
+    const lengths: number[] = new Array(outcomes.length)
     const bloom = new Uint8Array(256)
+    const zeroBloom = new Uint8Array(256)
     let gasUsed = 0n
     let cumulative = 0n
     for (let i = 0; i < outcomes.length; i++) {
@@ -427,10 +430,11 @@ export class ParallelExecutor implements AsyncDisposable {
       const receipt = receiptOf(tx, o, cumulative, this.common, block, roots?.[i])
       receipts.push(receipt)
       results.push(runTxResultOf(o, receipt, this.common))
-      encoded.push(encodedReceipt(tx, receipt))
+      const status = 'stateRoot' in receipt ? receipt.stateRoot : receipt.status
+      lengths[i] = appendReceipt(encoded, tx.type, status, cumulative, o.bloom ?? zeroBloom, o.logs)
       if (o.bloom !== undefined) for (let j = 0; j < 256; j++) bloom[j] |= o.bloom[j]
     }
-    return { receipts, results, gasUsed, logsBloom: bloom, receiptsRoot: await orderedTrieRoot(encoded) }
+    return { receipts, results, gasUsed, logsBloom: bloom, receiptsRoot: await orderedTrieRoot(encoded.bytes(), lengths) }
   }
 
   /** `runBlock`'s checks of the header against the result (when `generate` is not set). */

@@ -12,9 +12,9 @@ import { loadNative } from '../native.ts'
 import type { TxRunner, WorkerServices } from '../pool/runner.ts'
 import type { NativeView } from '../pool/view.ts'
 import { keccak256, nativeEcrecover, recoverSender, type Sender } from './crypto.ts'
-import { outcomeOf, type TxOutcome } from './outcome.ts'
+import { encodeOutcome, outcomeOf } from './outcome.ts'
 import { NativeStateManager } from './state/native.ts'
-import { txFromFields, type TxFields } from './txs.ts'
+import { TxReader } from './txs.ts'
 
 /** How the main thread describes its chain to the workers (structured-cloneable). */
 export interface EvmRunnerOptions {
@@ -29,7 +29,8 @@ export interface EvmBlockPayload {
   /** The block header, RLP. */
   header: Uint8Array
   hardfork: string
-  txs: TxFields[]
+  /** The block's transactions, as `encodeTxs` writes them. */
+  txs: Uint8Array
   /** Who receives the fees (the coinbase, or the clique signer). */
   miner: Uint8Array
   skipBalance?: boolean
@@ -71,6 +72,7 @@ export async function createRunner(options: EvmRunnerOptions, services: WorkerSe
 
   let payload: EvmBlockPayload | undefined
   let block: Block | undefined
+  let reader: TxReader | undefined
   let txs: (TypedTransaction | undefined)[] = []
   let senders: (Sender | undefined)[] = []
   const hashes = new Map<bigint, Uint8Array>()
@@ -118,7 +120,7 @@ export async function createRunner(options: EvmRunnerOptions, services: WorkerSe
   const transaction = (i: number): TypedTransaction => {
     let tx = txs[i]
     if (tx === undefined) {
-      const rebuilt = txFromFields(payload!.txs[i], common)
+      const rebuilt = reader!.tx(i, common)
       const sender = (senders[i] ??= recoverSender(rebuilt))
       tx = Object.defineProperties(rebuilt, {
         getSenderAddress: { value: () => sender.address },
@@ -135,12 +137,13 @@ export async function createRunner(options: EvmRunnerOptions, services: WorkerSe
       common.setHardfork(payload.hardfork)
       const header = createBlockHeaderFromRLP(payload.header, { common, skipConsensusFormatValidation: true })
       block = new Block(header, [], [], undefined, { common })
-      txs = new Array(payload.txs.length)
-      senders = new Array(payload.txs.length)
+      reader = new TxReader(payload.txs)
+      txs = new Array(reader.count)
+      senders = new Array(reader.count)
       hashes.clear()
     },
 
-    async execute(i: number, view: NativeView): Promise<TxOutcome> {
+    async execute(i: number, view: NativeView): Promise<Uint8Array> {
       const tx = transaction(i)
       state.begin(view, payload!.miner)
       try {
@@ -152,7 +155,7 @@ export async function createRunner(options: EvmRunnerOptions, services: WorkerSe
           skipHardForkValidation: payload!.skipHardForkValidation,
         })
         state.flush()
-        return outcomeOf(r, senders[i]!.address.bytes)
+        return encodeOutcome(outcomeOf(r, senders[i]!.address.bytes))
       } catch (e) {
         // runTx leaves checkpoints and transient storage behind when it throws.
         reset()
@@ -166,6 +169,7 @@ export async function createRunner(options: EvmRunnerOptions, services: WorkerSe
       // Keep nothing of the block alive between blocks.
       txs = []
       senders = []
+      reader = undefined
       block = undefined
     },
   }

@@ -4,11 +4,13 @@
  * transactions, serves their base-state loads, and collects the outcome of each transaction's
  * last incarnation.
  */
+import { serialize } from 'node:v8'
 import { Worker } from 'node:worker_threads'
 
 import { ExecutorClosedError, NativeError, WorkerError, reviveError, serializeError } from '../errors.ts'
 import { loadNative, type NativeBinding } from '../native.ts'
-import type { FromWorker, Outcome, ToWorker, WorkerInit } from './protocol.ts'
+import type { FromWorker, Outcome, PackedOutcomes, ToWorker, WorkerInit } from './protocol.ts'
+import type { SerializedError } from '../errors.ts'
 
 export type NativeBlock = InstanceType<NativeBinding['NativeBlock']>
 export type NativeRunStats = ReturnType<NativeBlock['stats']>
@@ -159,6 +161,10 @@ export class WorkerPool {
       req.prepare?.(block)
       const count = req.mode === 'sequential' ? 1 : Math.max(1, Math.min(req.workers ?? this.slots.length, this.slots.length))
       const participants = this.slots.slice(0, count)
+      // Serialized once, shared by every worker (not cloned once per worker).
+      const serialized = serialize(req.payload)
+      const payload = new SharedArrayBuffer(serialized.length)
+      new Uint8Array(payload).set(serialized)
       const answers = new Map<string, Promise<unknown>>()
       const started = performance.now()
       const settled = await Promise.allSettled(
@@ -173,7 +179,7 @@ export class WorkerPool {
                 if (m.type === 'block-done' && m.blockId === block.id) resolve(m)
                 else if (m.type === 'request' && m.blockId === block.id) this.serve(slot, m, block, req, answers)
               }
-              const msg: ToWorker = { type: 'block', blockId: block.id, payload: req.payload }
+              const msg: ToWorker = { type: 'block', blockId: block.id, payload }
               slot.worker.postMessage(msg)
             }),
         ),
@@ -195,7 +201,7 @@ export class WorkerPool {
       const outcomes: Outcome[] = new Array(req.txCount)
       if (haltReason === undefined) {
         for (const d of done) {
-          for (const o of d.outcomes) {
+          for (const o of unpack(d.outcomes)) {
             const prev = outcomes[o.tx]
             if (prev === undefined || prev.incarnation < o.incarnation) outcomes[o.tx] = o
           }
@@ -263,4 +269,26 @@ function requestKey(r: unknown): string {
   return JSON.stringify(r, (_k, v: unknown) =>
     v instanceof Uint8Array ? Buffer.from(v).toString('hex') : typeof v === 'bigint' ? v.toString() : v,
   )
+}
+
+/** Outcomes of one worker; values of kind 1 are views into the transferred buffer. */
+function* unpack(p: PackedOutcomes): Generator<Outcome> {
+  const bytes = new Uint8Array(p.bytes)
+  let other = 0
+  let start = 0
+  for (let i = 0; i < p.tx.length; i++) {
+    const tx = p.tx[i]
+    const incarnation = p.incarnation[i]
+    switch (p.kind[i]) {
+      case 0:
+        yield { tx, incarnation, ok: false, error: p.other[other++] as SerializedError }
+        break
+      case 1:
+        yield { tx, incarnation, ok: true, value: bytes.subarray(start, p.end[i]) }
+        break
+      default:
+        yield { tx, incarnation, ok: true, value: p.other[other++] }
+    }
+    start = p.end[i]
+  }
 }

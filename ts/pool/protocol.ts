@@ -6,8 +6,25 @@ export type Outcome =
   | { tx: number; incarnation: number; ok: true; value: unknown }
   | { tx: number; incarnation: number; ok: false; error: SerializedError }
 
+/**
+ * The outcomes of one worker, packed for a cheap transfer: outcomes whose value is a
+ * Uint8Array travel as slices of one transferred buffer, the rest by structured clone.
+ */
+export interface PackedOutcomes {
+  tx: Uint32Array
+  incarnation: Uint32Array
+  /** Per outcome: 0 failed (see `other`), 1 value in `bytes`, 2 value in `other`. */
+  kind: Uint8Array
+  /** End offset in `bytes` of each outcome of kind 1. */
+  end: Uint32Array
+  bytes: ArrayBuffer
+  /** Values of kind 2 and errors of kind 0, in order. */
+  other: unknown[]
+}
+
 export type ToWorker =
-  | { type: 'block'; blockId: number; payload: unknown }
+  /** `payload` is the v8 serialization of the block's payload, shared by all workers. */
+  | { type: 'block'; blockId: number; payload: SharedArrayBuffer }
   | { type: 'reply'; requestId: number; value?: unknown; error?: SerializedError }
   | { type: 'close' }
 
@@ -15,7 +32,7 @@ export type FromWorker =
   | { type: 'ready' }
   | { type: 'init-failed'; error: SerializedError }
   | { type: 'request'; requestId: number; blockId: number; request: unknown }
-  | { type: 'block-done'; blockId: number; outcomes: Outcome[]; fatal?: SerializedError; busyMs: number }
+  | { type: 'block-done'; blockId: number; outcomes: PackedOutcomes; fatal?: SerializedError; busyMs: number }
   | { type: 'closed' }
 
 /** Data a worker starts with. */

@@ -5,11 +5,12 @@
  * a native thread calling into JS through a thread-safe function per task, this costs no
  * event-loop wake-up per transaction.
  */
+import { deserialize } from 'node:v8'
 import { parentPort, workerData } from 'node:worker_threads'
 
 import { reviveError, serializeError, type SerializedError } from '../errors.ts'
 import { loadNative } from '../native.ts'
-import type { FromWorker, Outcome, ToWorker, WorkerInit } from './protocol.ts'
+import type { FromWorker, Outcome, PackedOutcomes, ToWorker, WorkerInit } from './protocol.ts'
 import type { RunnerModule, TxRunner } from './runner.ts'
 import { BlockedSignal, NativeView, NotLoadedSignal, isControlSignal } from './view.ts'
 
@@ -31,7 +32,43 @@ function request(req: unknown): Promise<unknown> {
 
 const TWO_32 = 4294967296
 
-async function runBlock(runner: TxRunner, blockId: number, payload: unknown): Promise<void> {
+/** Packs outcomes for `block-done`; returns the message part and the buffers to transfer. */
+function pack(outcomes: Outcome[]): { packed: PackedOutcomes; transfer: ArrayBuffer[] } {
+  const n = outcomes.length
+  const packed: PackedOutcomes = {
+    tx: new Uint32Array(n),
+    incarnation: new Uint32Array(n),
+    kind: new Uint8Array(n),
+    end: new Uint32Array(n),
+    bytes: new ArrayBuffer(0),
+    other: [],
+  }
+  let total = 0
+  for (const o of outcomes) if (o.ok && o.value instanceof Uint8Array) total += o.value.length
+  const bytes = new Uint8Array(total)
+  let at = 0
+  for (let i = 0; i < n; i++) {
+    const o = outcomes[i]
+    packed.tx[i] = o.tx
+    packed.incarnation[i] = o.incarnation
+    if (!o.ok) {
+      packed.kind[i] = 0
+      packed.other.push(o.error)
+    } else if (o.value instanceof Uint8Array) {
+      packed.kind[i] = 1
+      bytes.set(o.value, at)
+      at += o.value.length
+    } else {
+      packed.kind[i] = 2
+      packed.other.push(o.value)
+    }
+    packed.end[i] = at
+  }
+  packed.bytes = bytes.buffer
+  return { packed, transfer: [packed.tx.buffer, packed.incarnation.buffer, packed.kind.buffer, packed.end.buffer, packed.bytes] as ArrayBuffer[] }
+}
+
+async function runBlock(runner: TxRunner, blockId: number, shared: SharedArrayBuffer): Promise<void> {
   const native = loadNative()
   const started = performance.now()
   const latest = new Map<number, Outcome>()
@@ -42,7 +79,7 @@ async function runBlock(runner: TxRunner, blockId: number, payload: unknown): Pr
     if (native === null) throw new Error('the native addon is not available in this worker')
     handle = new native.NativeWorker(blockId)
     const view = new NativeView(handle)
-    await runner.beginBlock(payload)
+    await runner.beginBlock(deserialize(new Uint8Array(shared)))
     for (;;) {
       const code = handle.next()
       if (code < 0) break
@@ -87,7 +124,9 @@ async function runBlock(runner: TxRunner, blockId: number, payload: unknown): Pr
       fatal ??= serializeError(e)
     }
   }
-  post({ type: 'block-done', blockId, outcomes: [...latest.values()], fatal, busyMs: performance.now() - started })
+  const { packed, transfer } = pack([...latest.values()])
+  const done: FromWorker = { type: 'block-done', blockId, outcomes: packed, fatal, busyMs: performance.now() - started }
+  port.postMessage(done, transfer)
 }
 
 async function main(): Promise<void> {

@@ -48,27 +48,32 @@ function quantity(v: unknown, path: string): bigint {
     if (!Number.isSafeInteger(v) || v < 0) throw new InvalidInputError(`${path}: not a non-negative integer: ${v}`)
     return BigInt(v)
   }
-  if (typeof v === 'string' && /^0x[0-9a-fA-F]*$/.test(v)) return v.length === 2 ? 0n : BigInt(v)
-  if (typeof v === 'string' && /^[0-9]+$/.test(v)) return BigInt(v)
+  if (typeof v === 'string' && v.length > 0) {
+    if (v === '0x' || v === '0X') return 0n
+    let x: bigint | undefined
+    try {
+      x = BigInt(v)
+    } catch {
+      x = undefined
+    }
+    if (x !== undefined && x >= 0n) return x
+  }
   throw new InvalidInputError(`${path}: not a quantity: ${JSON.stringify(v)?.slice(0, 60)}`)
 }
 
+/** Exactly `bytes` bytes of 0x-hex (Buffer's decoder stops at the first non-hex digit). */
 function fixedHex(v: unknown, bytes: number, path: string): Uint8Array {
-  if (typeof v !== 'string' || !/^0x[0-9a-fA-F]*$/.test(v) || v.length !== 2 + bytes * 2) {
-    throw new InvalidInputError(`${path}: expected ${bytes} bytes of 0x-hex, got ${JSON.stringify(v)?.slice(0, 80)}`)
+  if (typeof v === 'string' && v.length === 2 + bytes * 2 && v[0] === '0' && (v[1] === 'x' || v[1] === 'X')) {
+    const b = Buffer.from(v.slice(2), 'hex')
+    if (b.length === bytes) return new Uint8Array(b.buffer, b.byteOffset, b.length)
   }
-  return hexBytes(v)
+  throw new InvalidInputError(`${path}: expected ${bytes} bytes of 0x-hex, got ${JSON.stringify(v)?.slice(0, 80)}`)
 }
 
 function word(v: bigint, path: string): Uint8Array {
   if (v >> 256n !== 0n) throw new InvalidInputError(`${path}: larger than 256 bits`)
-  const out = new Uint8Array(32)
-  let x = v
-  for (let i = 31; i >= 0 && x > 0n; i--) {
-    out[i] = Number(x & 0xffn)
-    x >>= 8n
-  }
-  return out
+  const b = Buffer.from(v.toString(16).padStart(64, '0'), 'hex')
+  return new Uint8Array(b.buffer, b.byteOffset, 32)
 }
 
 /** A validated prestate, indexed for lookups. */
@@ -124,9 +129,10 @@ export class PrestateSource implements BaseSource {
       if (acc.storage !== undefined) {
         if (acc.storage === null || typeof acc.storage !== 'object') throw new InvalidInputError(`${path}.storage: expected an object`)
         for (const [s, v] of Object.entries(acc.storage)) {
+          const x = quantity(v, `${path}.storage[${s}]`)
+          if (x === 0n) continue
           const slot = word(quantity(s, `${path}.storage key ${s}`), `${path}.storage key ${s}`)
-          const value = unpad(word(quantity(v, `${path}.storage[${s}]`), `${path}.storage[${s}]`))
-          if (value.length === 0) continue
+          const value = unpad(word(x, `${path}.storage[${s}]`))
           this.slots.set(addressKey + byteKey(slot), value)
           slots.push({ slot, value })
         }
