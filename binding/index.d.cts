@@ -21,6 +21,11 @@ export declare class NativeBlock {
   /** Code written during the block, by hash (returns `null` if unknown). */
   code(hash: Uint8Array): Buffer | null
   stats(): NativeRunStats
+  /**
+   * The dependency graph of a finished parallel run, flattened: for transaction `i`, its
+   * direct predecessors are `preds[offsets[i]..offsets[i + 1]]`. `null` for sequential runs.
+   */
+  dependencyGraph(): DependencyGraph | null
   /** Stops the run: every worker's `next` returns at once. `reason` is kept for `haltReason`. */
   halt(reason: string): void
   /**
@@ -45,6 +50,8 @@ export declare class NativeWorker {
    * returns 0 (absent account / zero slot), 1 (value written), or a negative code.
    */
   read(scratch: Uint8Array): number
+  /** `finish` then `next` in one crossing (the worker loop's common path). */
+  finishNext(writes: Uint8Array, len: number): number
   /** Ends the current incarnation with the write-set records in `writes[..len]`. */
   finish(writes: Uint8Array, len: number): void
   /** The current incarnation starts over (a base value it needed has been loaded). */
@@ -57,6 +64,11 @@ export declare class NativeWorker {
   code(hash: Uint8Array): Buffer | null
   /** Stops the whole run (a worker-side failure that is not a transaction's). */
   halt(reason: string): void
+}
+
+export interface DependencyGraph {
+  offsets: Uint32Array
+  preds: Uint32Array
 }
 
 /**

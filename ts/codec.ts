@@ -4,6 +4,12 @@
  * (u64 little-endian) and lengths (u32 little-endian).
  */
 
+const hex32 = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'))
+/** keccak256 of nothing: the code hash of an account without code. */
+export const EMPTY_CODE_HASH = hex32('c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470')
+/** keccak256(rlp('')): the storage root of an account without storage. */
+export const EMPTY_STORAGE_ROOT = hex32('56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421')
+
 export const LOCATION_LEN = 53
 export const ACCOUNT_LEN = 105
 
@@ -57,14 +63,23 @@ export function writeLocation(
   else buf.fill(0, at + 21, at + LOCATION_LEN)
 }
 
-/** Reads the account fields a native read wrote at the start of `buf`. */
-export function readAccountFields(buf: Uint8Array, dv: DataView): AccountFields {
+/**
+ * Reads the account fields a native read wrote at the start of `buf`. Empty code hashes and
+ * storage roots (most accounts) share `emptyCodeHash`/`emptyStorageRoot` instead of a copy
+ * each: nothing here or in ethereumjs writes into these arrays.
+ */
+export function readAccountFields(buf: Uint8Array, dv: DataView, emptyCodeHash: Uint8Array, emptyStorageRoot: Uint8Array): AccountFields {
   return {
     nonce: dv.getBigUint64(0, true),
     balance: readU256(dv, 8),
-    codeHash: buf.slice(40, 72),
-    storageRoot: buf.slice(72, 104),
+    codeHash: sameAt(buf, 40, emptyCodeHash) ? emptyCodeHash : buf.slice(40, 72),
+    storageRoot: sameAt(buf, 72, emptyStorageRoot) ? emptyStorageRoot : buf.slice(72, 104),
   }
+}
+
+function sameAt(buf: Uint8Array, at: number, word: Uint8Array): boolean {
+  for (let i = 0; i < 32; i++) if (buf[at + i] !== word[i]) return false
+  return true
 }
 
 /** Writes an account value (`exists` byte first) at `at`. */

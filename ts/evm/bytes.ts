@@ -1,15 +1,10 @@
 /** Small byte helpers used on hot paths (map keys, hex), and shared constants. */
 
-export const EMPTY_CODE_HASH = hexBytes('c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470')
-export const EMPTY_STORAGE_ROOT = hexBytes('56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421')
+export { EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT } from '../codec.ts'
 export const EMPTY_BYTES = new Uint8Array(0)
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
-
 export function toHex(b: Uint8Array): `0x${string}` {
-  let s = '0x'
-  for (let i = 0; i < b.length; i++) s += HEX[b[i]]
-  return s as `0x${string}`
+  return `0x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')}`
 }
 
 export function hexBytes(hex: string): Uint8Array {

@@ -350,6 +350,8 @@ export class ParallelExecutor implements AsyncDisposable {
         validationAborts: s.validationAborts,
         dependencyWaits: s.dependencyWaits,
         peakConcurrency: s.peakConcurrency,
+        dependencies: criticalPath(run, pool.size),
+        workers: { wallMs: run.wallMs, busyMs: run.busyMs },
       },
     }
   }
@@ -559,6 +561,30 @@ function normalizeStrategy(s: Strategy): Strategy {
       return s
     default:
       throw new InvalidInputError(`unknown strategy ${JSON.stringify((s as { kind?: unknown }).kind)}`)
+  }
+}
+
+/** Critical path of a parallel run's dependency graph, weighted by execution times. */
+function criticalPath(run: BlockRun, threads: number): ExecutionMetrics['dependencies'] {
+  const g = run.graph
+  if (g === undefined) return undefined
+  const n = run.outcomes.length
+  const finish = new Float64Array(n)
+  let work = 0
+  let longest = 0
+  for (let i = 0; i < n; i++) {
+    let start = 0
+    for (let k = g.offsets[i]; k < g.offsets[i + 1]; k++) start = Math.max(start, finish[g.preds[k]])
+    const w = run.outcomes[i]?.micros ?? 0
+    finish[i] = start + w
+    work += w
+    longest = Math.max(longest, finish[i])
+  }
+  return {
+    workMs: work / 1000,
+    criticalPathMs: longest / 1000,
+    idealSpeedup: longest > 0 ? Math.min(threads, work / longest) : threads,
+    edges: g.preds.length,
   }
 }
 

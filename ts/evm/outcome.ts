@@ -55,7 +55,11 @@ const HAS_CREATED = 2
 const HAS_BLOOM = 4
 const HAS_BLOB = 8
 const HAS_BLOCK_GAS = 16
+/** amountSpent and minerValue both fit in 64 bits (nearly always): 16 bytes instead of 64. */
+const SMALL_AMOUNTS = 32
+const U64_MAX = (1n << 64n) - 1n
 
+const EMPTY = new Uint8Array(0)
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder()
 const scratch = new ByteBuilder(1024)
@@ -73,14 +77,27 @@ export function encodeOutcome(o: TxOutcome): Uint8Array {
   b.reset()
   const error = o.error !== undefined ? textEncoder.encode(o.error) : undefined
   const blockGas = o.blockGasSpent !== o.totalGasSpent
-  b.byte((error ? HAS_ERROR : 0) | (o.createdAddress ? HAS_CREATED : 0) | (o.bloom ? HAS_BLOOM : 0) | (o.blobGasUsed !== undefined ? HAS_BLOB : 0) | (blockGas ? HAS_BLOCK_GAS : 0))
+  const small = o.amountSpent <= U64_MAX && o.minerValue <= U64_MAX
+  b.byte(
+    (error ? HAS_ERROR : 0) |
+      (o.createdAddress ? HAS_CREATED : 0) |
+      (o.bloom ? HAS_BLOOM : 0) |
+      (o.blobGasUsed !== undefined ? HAS_BLOB : 0) |
+      (blockGas ? HAS_BLOCK_GAS : 0) |
+      (small ? SMALL_AMOUNTS : 0),
+  )
   b.raw(o.sender)
   b.u64(o.executionGasUsed)
   b.u64(o.totalGasSpent)
   b.u64(o.gasRefund)
   if (blockGas) b.u64(o.blockGasSpent)
-  b.u256(o.amountSpent)
-  b.u256(o.minerValue)
+  if (small) {
+    b.u64(o.amountSpent)
+    b.u64(o.minerValue)
+  } else {
+    b.u256(o.amountSpent)
+    b.u256(o.minerValue)
+  }
   if (error) {
     b.u32(error.length)
     b.raw(error)
@@ -127,10 +144,12 @@ export function decodeOutcome(bytes: Uint8Array): TxOutcome {
   const totalGasSpent = u64()
   const gasRefund = u64()
   const blockGasSpent = flags & HAS_BLOCK_GAS ? u64() : totalGasSpent
-  const amountSpent = u256()
-  const minerValue = u256()
+  const small = (flags & SMALL_AMOUNTS) !== 0
+  const amountSpent = small ? u64() : u256()
+  const minerValue = small ? u64() : u256()
   const error = flags & HAS_ERROR ? textDecoder.decode(take(u32())) : undefined
-  const returnValue = take(u32())
+  const returnLength = u32()
+  const returnValue = returnLength === 0 ? EMPTY : take(returnLength)
   const createdAddress = flags & HAS_CREATED ? take(20) : undefined
   const blobGasUsed = flags & HAS_BLOB ? u64() : undefined
   const bloom = flags & HAS_BLOOM ? take(256) : undefined

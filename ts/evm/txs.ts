@@ -35,7 +35,8 @@ const NAMES = [
 ]
 const NAME_INDEX = new Map(NAMES.map((n, i) => [n, i]))
 
-const Tag = { Undefined: 0, U256: 1, Bytes: 2, Address: 3, Number: 4, True: 5, False: 6, Array: 7, Null: 8, String: 9, BigString: 10 } as const
+const Tag = { Undefined: 0, U256: 1, Bytes: 2, Address: 3, Number: 4, True: 5, False: 6, Array: 7, Null: 8, String: 9, BigString: 10, U64: 11 } as const
+const MAX_U64 = (1n << 64n) - 1n
 const MAX_U256 = (1n << 256n) - 1n
 
 const textEncoder = new TextEncoder()
@@ -45,7 +46,10 @@ function encodeValue(b: ByteBuilder, v: unknown): void {
   if (v === undefined) b.byte(Tag.Undefined)
   else if (v === null) b.byte(Tag.Null)
   else if (typeof v === 'bigint') {
-    if (v >= 0n && v <= MAX_U256) {
+    if (v >= 0n && v <= MAX_U64) {
+      b.byte(Tag.U64)
+      b.u64(v)
+    } else if (v >= 0n && v <= MAX_U256) {
       b.byte(Tag.U256)
       b.u256(v)
     } else {
@@ -141,6 +145,11 @@ export class TxReader {
           return undefined
         case Tag.Null:
           return null
+        case Tag.U64: {
+          const v = dv.getBigUint64(at, true)
+          at += 8
+          return v
+        }
         case Tag.U256: {
           const v = readU256(dv, at)
           at += 32

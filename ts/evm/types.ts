@@ -118,6 +118,22 @@ export interface ExecutionMetrics {
   validationAborts: number
   dependencyWaits: number
   peakConcurrency: number
+  /**
+   * Parallel runs only: the block's actual dependency graph (committed reads and the writes
+   * they observed), weighted by each transaction's execution time on the workers.
+   */
+  dependencies?: {
+    /** Sum of the transactions' execution times, ms. */
+    workMs: number
+    /** Longest chain of dependent transactions, ms. */
+    criticalPathMs: number
+    /** min(threads, work / critical path): the most any schedule could gain here. */
+    idealSpeedup: number
+    /** Dependency edges between transactions. */
+    edges: number
+  }
+  /** Parallel runs only: wall time of the worker phase and each worker's busy time, ms. */
+  workers?: { wallMs: number; busyMs: number[] }
   /** Wall time per phase, milliseconds. */
   timings: Record<Phase | 'total', number>
 }

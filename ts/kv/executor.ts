@@ -10,7 +10,7 @@
 import { availableParallelism } from 'node:os'
 import { pathToFileURL } from 'node:url'
 
-import { ByteBuilder, LocationKind, decodeSnapshot } from '../codec.ts'
+import { ByteBuilder, EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT, LocationKind, decodeSnapshot } from '../codec.ts'
 import { InvalidInputError, NativeError, TransactionError, reviveError } from '../errors.ts'
 import { WorkerPool, siblingModule, type BlockRun } from '../pool/pool.ts'
 import { KV_ADDRESS, accountAddress, bytesToBigInt, keySlot, type KeyValueTransaction } from './types.ts'
@@ -124,8 +124,6 @@ export class KeyValueExecutor implements AsyncDisposable {
   }
 }
 
-const EMPTY_CODE_HASH = Uint8Array.from(Buffer.from('c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470', 'hex'))
-const EMPTY_STORAGE_ROOT = Uint8Array.from(Buffer.from('56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421', 'hex'))
 
 function toResult(run: BlockRun, strategy: 'optimistic' | 'sequential', fallbackReason: string | undefined): KeyValueResult {
   const outputs: unknown[] = []

@@ -4,7 +4,7 @@
  */
 import type { TxRunner } from '../pool/runner.ts'
 import type { NativeView } from '../pool/view.ts'
-import type { AccountFields } from '../codec.ts'
+import { EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT, type AccountFields } from '../codec.ts'
 import { KV_ADDRESS, accountAddress, keySlot, type KeyValueContext, type KeyValueTransaction } from './types.ts'
 
 class Context implements KeyValueContext {
@@ -61,8 +61,6 @@ class Context implements KeyValueContext {
   }
 }
 
-const EMPTY_CODE_HASH = Uint8Array.from(Buffer.from('c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470', 'hex'))
-const EMPTY_STORAGE_ROOT = Uint8Array.from(Buffer.from('56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421', 'hex'))
 
 type TxFunction = (ctx: KeyValueContext, ...args: unknown[]) => unknown
 

@@ -59,6 +59,11 @@ export interface BlockRun {
   haltReason: string | undefined
   /** Code written during the block, by hash. */
   code(hash: Uint8Array): Uint8Array | null
+  /**
+   * The dependency graph of a finished parallel run: transaction `i` depends on
+   * `preds[offsets[i]..offsets[i + 1]]`.
+   */
+  graph: { offsets: Uint32Array; preds: Uint32Array } | undefined
   /** Wall time from the first worker starting to the last finishing. */
   wallMs: number
   /** Per worker, the time it spent inside the block. */
@@ -210,6 +215,7 @@ export class WorkerPool {
       return {
         outcomes,
         snapshot: haltReason === undefined ? block.snapshot() : undefined,
+        graph: haltReason === undefined ? (block.dependencyGraph() ?? undefined) : undefined,
         stats: block.stats(),
         haltReason,
         code: (hash) => block.code(hash),
@@ -281,13 +287,13 @@ function* unpack(p: PackedOutcomes): Generator<Outcome> {
     const incarnation = p.incarnation[i]
     switch (p.kind[i]) {
       case 0:
-        yield { tx, incarnation, ok: false, error: p.other[other++] as SerializedError }
+        yield { tx, incarnation, micros: p.micros[i], ok: false, error: p.other[other++] as SerializedError }
         break
       case 1:
-        yield { tx, incarnation, ok: true, value: bytes.subarray(start, p.end[i]) }
+        yield { tx, incarnation, micros: p.micros[i], ok: true, value: bytes.subarray(start, p.end[i]) }
         break
       default:
-        yield { tx, incarnation, ok: true, value: p.other[other++] }
+        yield { tx, incarnation, micros: p.micros[i], ok: true, value: p.other[other++] }
     }
     start = p.end[i]
   }

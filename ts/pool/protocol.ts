@@ -3,8 +3,8 @@ import type { SerializedError } from '../errors.ts'
 
 /** What a committed (or the latest) incarnation of a transaction produced. */
 export type Outcome =
-  | { tx: number; incarnation: number; ok: true; value: unknown }
-  | { tx: number; incarnation: number; ok: false; error: SerializedError }
+  | { tx: number; incarnation: number; micros: number; ok: true; value: unknown }
+  | { tx: number; incarnation: number; micros: number; ok: false; error: SerializedError }
 
 /**
  * The outcomes of one worker, packed for a cheap transfer: outcomes whose value is a
@@ -13,6 +13,8 @@ export type Outcome =
 export interface PackedOutcomes {
   tx: Uint32Array
   incarnation: Uint32Array
+  /** How long the incarnation ran, microseconds. */
+  micros: Float64Array
   /** Per outcome: 0 failed (see `other`), 1 value in `bytes`, 2 value in `other`. */
   kind: Uint8Array
   /** End offset in `bytes` of each outcome of kind 1. */

@@ -10,6 +10,8 @@
  */
 import {
   ByteBuilder,
+  EMPTY_CODE_HASH,
+  EMPTY_STORAGE_ROOT,
   LOCATION_LEN,
   LocationKind,
   readAccountFields,
@@ -92,7 +94,7 @@ export class NativeView {
 
   /** The account at `address`, or `undefined` if it does not exist. */
   readAccount(address: Uint8Array): AccountFields | undefined {
-    return this.read(LocationKind.Account, address) === 0 ? undefined : readAccountFields(this.scratch, this.dv)
+    return this.read(LocationKind.Account, address) === 0 ? undefined : readAccountFields(this.scratch, this.dv, EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT)
   }
 
   /** A storage slot as a number. */

@@ -38,6 +38,7 @@ function pack(outcomes: Outcome[]): { packed: PackedOutcomes; transfer: ArrayBuf
   const packed: PackedOutcomes = {
     tx: new Uint32Array(n),
     incarnation: new Uint32Array(n),
+    micros: new Float64Array(n),
     kind: new Uint8Array(n),
     end: new Uint32Array(n),
     bytes: new ArrayBuffer(0),
@@ -51,6 +52,7 @@ function pack(outcomes: Outcome[]): { packed: PackedOutcomes; transfer: ArrayBuf
     const o = outcomes[i]
     packed.tx[i] = o.tx
     packed.incarnation[i] = o.incarnation
+    packed.micros[i] = o.micros
     if (!o.ok) {
       packed.kind[i] = 0
       packed.other.push(o.error)
@@ -65,7 +67,10 @@ function pack(outcomes: Outcome[]): { packed: PackedOutcomes; transfer: ArrayBuf
     packed.end[i] = at
   }
   packed.bytes = bytes.buffer
-  return { packed, transfer: [packed.tx.buffer, packed.incarnation.buffer, packed.kind.buffer, packed.end.buffer, packed.bytes] as ArrayBuffer[] }
+  return {
+    packed,
+    transfer: [packed.tx.buffer, packed.incarnation.buffer, packed.micros.buffer, packed.kind.buffer, packed.end.buffer, packed.bytes] as ArrayBuffer[],
+  }
 }
 
 async function runBlock(runner: TxRunner, blockId: number, shared: SharedArrayBuffer): Promise<void> {
@@ -80,39 +85,40 @@ async function runBlock(runner: TxRunner, blockId: number, shared: SharedArrayBu
     handle = new native.NativeWorker(blockId)
     const view = new NativeView(handle)
     await runner.beginBlock(deserialize(new Uint8Array(shared)))
-    for (;;) {
-      const code = handle.next()
-      if (code < 0) break
+    let code = handle.next()
+    while (code >= 0) {
       const tx = code % TWO_32
       const incarnation = (code - tx) / TWO_32
-      let outcome: Outcome | undefined
-      for (;;) {
-        view.begin(tx, incarnation)
-        try {
-          const value = await runner.execute(tx, view)
-          if (view.signal !== undefined) throw view.signal
-          handle.finish(view.writes.buf, view.writes.len)
-          outcome = { tx, incarnation, ok: true, value }
-        } catch (e) {
-          const signal = view.signal ?? (isControlSignal(e) ? e : undefined)
-          if (signal === undefined) {
-            // The transaction failed: it writes nothing, but its reads still count.
-            handle.finish(view.writes.buf, 0)
-            outcome = { tx, incarnation, ok: false, error: serializeError(e) }
-          } else {
-            runner.abandon?.()
-            if (signal instanceof NotLoadedSignal) {
-              await request({ kind: 'base', location: signal.location })
-              handle.restart()
-              continue
-            }
-            if (signal instanceof BlockedSignal) handle.suspend(signal.blocker)
-            // Halted: the next `next()` returns -2 and the loop ends.
+      view.begin(tx, incarnation)
+      const began = performance.now()
+      let outcome: Outcome
+      try {
+        const value = await runner.execute(tx, view)
+        if (view.signal !== undefined) throw view.signal
+        outcome = { tx, incarnation, micros: (performance.now() - began) * 1000, ok: true, value }
+      } catch (e) {
+        const signal = view.signal ?? (isControlSignal(e) ? e : undefined)
+        if (signal === undefined) {
+          // The transaction failed: it writes nothing, but its reads still count.
+          outcome = { tx, incarnation, micros: (performance.now() - began) * 1000, ok: false, error: serializeError(e) }
+          view.writes.reset()
+        } else {
+          runner.abandon?.()
+          if (signal instanceof NotLoadedSignal) {
+            // Load the value, then run the same incarnation again from its start.
+            await request({ kind: 'base', location: signal.location })
+            handle.restart()
+            continue
           }
+          if (signal instanceof BlockedSignal) handle.suspend(signal.blocker)
+          // Halted: `next()` returns -2 and the loop ends.
+          code = handle.next()
+          continue
         }
-        break
       }
-      if (outcome !== undefined) latest.set(tx, outcome)
+      latest.set(tx, outcome)
+      // Outside the try: a failure here is ours, not the transaction's (the outer catch).
+      code = handle.finishNext(view.writes.buf, view.writes.len)
     }
   } catch (e) {
     fatal = serializeError(e)

@@ -320,6 +320,46 @@ impl MvMemory {
         Ok(out)
     }
 
+    /// The transactions whose writes `tx`'s committed reads observed: for an account, every
+    /// balance credit below `tx` down to the newest full write (inclusive); for a slot, its
+    /// newest writer, or the newest storage wipe if that is newer. Call after the block is
+    /// done; the result is sorted and without duplicates.
+    pub fn dependencies(&self, tx: TxIndex) -> Vec<TxIndex> {
+        let reads = self.last_read[tx.idx()].lock();
+        let mut deps = Vec::new();
+        for (loc, _) in reads.iter() {
+            match loc {
+                Location::Account(_) => {
+                    if let Some(entries) = self.data.get(loc) {
+                        for (idx, entry) in entries.below(tx) {
+                            deps.push(*idx);
+                            if !matches!(entry, Entry::Delta(_)) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                Location::Storage(addr, _) => {
+                    let clear = self
+                        .data
+                        .get(&Location::StorageClear(*addr))
+                        .and_then(|e| e.below(tx).next().map(|(i, _)| *i));
+                    let slot = self.data.get(loc).and_then(|e| e.below(tx).next().map(|(i, _)| *i));
+                    match (slot, clear) {
+                        (Some(s), Some(c)) => deps.push(s.max(c)),
+                        (Some(s), None) => deps.push(s),
+                        (None, Some(c)) => deps.push(c),
+                        (None, None) => {}
+                    }
+                }
+                Location::StorageClear(_) => {}
+            }
+        }
+        deps.sort_unstable();
+        deps.dedup();
+        deps
+    }
+
     /// The sum of the entries at `loc` if they are all deltas.
     fn delta_sum(&self, loc: &Location) -> Option<U256> {
         let entries = self.data.get(loc)?;

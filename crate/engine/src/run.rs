@@ -97,6 +97,11 @@ pub trait Run: Send + Sync {
     /// The final value of every written location (after `Done`).
     fn snapshot(&self) -> Result<Vec<(Location, FinalValue)>, Fallback>;
     fn stats(&self) -> RunStats;
+    /// Per transaction, the lower transactions it depends on (see `MvMemory::dependencies`);
+    /// `None` where the run keeps no versions (sequential). After `Done`.
+    fn dependency_graph(&self) -> Option<Vec<Vec<TxIndex>>> {
+        None
+    }
 }
 
 /// Shared halt flag plus its reason.
@@ -317,6 +322,13 @@ impl Run for ParallelRun {
 
     fn stats(&self) -> RunStats {
         self.counters.snapshot(self.block_size())
+    }
+
+    fn dependency_graph(&self) -> Option<Vec<Vec<TxIndex>>> {
+        if !self.scheduler.done() || self.halt.is_set() {
+            return None;
+        }
+        Some((0..self.block_size()).map(|i| self.memory.dependencies(TxIndex::from_usize(i))).collect())
     }
 }
 

@@ -333,3 +333,39 @@ fn empty_block_is_done_at_once() {
     let par = execute_parallel(&vm, 0, base, &ParallelOptions { threads: 3, max_reexecutions: None }).unwrap();
     assert!(par.outputs.is_empty() && par.state.is_empty());
 }
+
+#[test]
+fn dependency_graph_follows_the_values_read() {
+    use parallel_evm_engine::{ParallelRun, Run, Step, WorkerCtx};
+    let slot0 = Location::Storage(addr(1), slot(0));
+    let acct = Location::Account(addr(2));
+    // tx0, tx1: read-modify-write slot 0 (a chain); tx2: writes slot 1 only (independent);
+    // tx3, tx4: credit the account blindly; tx5: reads the account (depends on both credits).
+    let run = ParallelRun::new(6, Arc::new(MapBase::default()), None);
+    let mut w = WorkerCtx::default();
+    loop {
+        let v = match run.next(&mut w) {
+            Step::Execute(v) => v,
+            _ => break,
+        };
+        let writes: WriteSet = match v.tx.0 {
+            0 | 1 => {
+                let Value::Storage(x) = run.read(&mut w, &slot0).unwrap() else { panic!() };
+                vec![(slot0, WriteOp::Set(Value::Storage(x + U256::from(1u8))))]
+            }
+            2 => vec![(Location::Storage(addr(1), slot(1)), WriteOp::Set(Value::Storage(U256::from(9u8))))],
+            3 | 4 => vec![(acct, WriteOp::AddBalance(U256::from(5u8)))],
+            _ => {
+                run.read(&mut w, &acct).unwrap();
+                vec![]
+            }
+        };
+        run.finish(&mut w, writes);
+    }
+    let g = run.dependency_graph().expect("graph of a finished parallel run");
+    let idx = |v: &[TxIndex]| v.iter().map(|t| t.0).collect::<Vec<_>>();
+    assert_eq!(idx(&g[0]), Vec::<u32>::new());
+    assert_eq!(idx(&g[1]), vec![0]);
+    assert_eq!(idx(&g[2]), Vec::<u32>::new());
+    assert_eq!(idx(&g[5]), vec![3, 4]);
+}

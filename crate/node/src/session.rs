@@ -64,6 +64,12 @@ pub struct NativeRunStats {
     pub peak_concurrency: f64,
 }
 
+#[napi(object)]
+pub struct DependencyGraph {
+    pub offsets: Uint32Array,
+    pub preds: Uint32Array,
+}
+
 /// A block in progress, owned by the thread that created it.
 #[napi]
 pub struct NativeBlock {
@@ -130,6 +136,21 @@ impl NativeBlock {
             dependency_waits: s.dependency_waits as f64,
             peak_concurrency: s.peak_concurrency as f64,
         }
+    }
+
+    /// The dependency graph of a finished parallel run, flattened: for transaction `i`, its
+    /// direct predecessors are `preds[offsets[i]..offsets[i + 1]]`. `null` for sequential runs.
+    #[napi(catch_unwind)]
+    pub fn dependency_graph(&self) -> Option<DependencyGraph> {
+        let graph = self.session.run.dependency_graph()?;
+        let mut offsets = Vec::with_capacity(graph.len() + 1);
+        let mut preds = Vec::new();
+        offsets.push(0u32);
+        for deps in graph {
+            preds.extend(deps.iter().map(|t| t.0));
+            offsets.push(preds.len() as u32);
+        }
+        Some(DependencyGraph { offsets: offsets.into(), preds: preds.into() })
     }
 
     /// Stops the run: every worker's `next` returns at once. `reason` is kept for `haltReason`.
@@ -226,6 +247,13 @@ impl NativeWorker {
             Err(ReadError::Halted) => READ_HALTED,
             Err(ReadError::Blocked(b)) => READ_BLOCKED_BASE - b.0 as i32,
         })
+    }
+
+    /// `finish` then `next` in one crossing (the worker loop's common path).
+    #[napi(catch_unwind)]
+    pub fn finish_next(&mut self, writes: Uint8ArraySlice, len: u32) -> Result<f64> {
+        self.finish(writes, len)?;
+        Ok(self.next())
     }
 
     /// Ends the current incarnation with the write-set records in `writes[..len]`.

@@ -64,14 +64,15 @@ export abstract class JournaledStateManager implements StateManagerInterface {
 
   /** Drops everything: the next transaction starts from the layer below. */
   protected clearLayer(): void {
-    this.accounts.clear()
-    this.dirty.clear()
-    this.storage.clear()
-    this.storageReads.clear()
-    this.codes.clear()
-    this.originals.clear()
-    this.undo = []
-    this.marks = []
+    // Per incarnation on workers: skip what is already empty.
+    if (this.accounts.size > 0) this.accounts.clear()
+    if (this.dirty.size > 0) this.dirty.clear()
+    if (this.storage.size > 0) this.storage.clear()
+    if (this.storageReads.size > 0) this.storageReads.clear()
+    if (this.codes.size > 0) this.codes.clear()
+    if (this.originals.size > 0) this.originals.clear()
+    this.undo.length = 0
+    this.marks.length = 0
     this.track = undefined
   }
 
@@ -83,7 +84,8 @@ export abstract class JournaledStateManager implements StateManagerInterface {
   protected async fields(address: Uint8Array, key: string): Promise<Fields> {
     const known = this.accounts.get(key)
     if (known !== undefined) return known
-    const loaded = await this.loadAccount(address, key)
+    const pending = this.loadAccount(address, key)
+    const loaded = pending instanceof Promise ? await pending : pending
     // Another await may have loaded it meanwhile; the first value wins.
     const again = this.accounts.get(key)
     if (again !== undefined) return again
@@ -171,7 +173,8 @@ export abstract class JournaledStateManager implements StateManagerInterface {
     const readKey = addressKey + slotKey
     const cached = this.storageReads.get(readKey)
     if (cached !== undefined) return cached
-    const loaded = await this.loadStorage(address.bytes, key)
+    const pending = this.loadStorage(address.bytes, key)
+    const loaded = pending instanceof Promise ? await pending : pending
     this.storageReads.set(readKey, loaded)
     return loaded
   }

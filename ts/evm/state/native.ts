@@ -67,25 +67,39 @@ export class NativeStateManager extends JournaledStateManager {
     return this.view
   }
 
-  /** Runs a native read, loading the base value from the main thread when it is missing. */
-  private async native<T>(read: () => T): Promise<T> {
+  /**
+   * Runs a native read. Synchronous when the value is there (the common case: no promise, no
+   * microtask); only a base value that is not loaded yet goes through the main thread.
+   */
+  private native<T>(read: () => T): T | Promise<T> {
+    try {
+      return read()
+    } catch (e) {
+      if (!(e instanceof NotLoadedSignal)) throw e
+      return this.nativeAfterLoad(read, e.location)
+    }
+  }
+
+  private async nativeAfterLoad<T>(read: () => T, location: Uint8Array): Promise<T> {
     for (;;) {
+      await this.loader.base(location)
       try {
         return read()
       } catch (e) {
         if (!(e instanceof NotLoadedSignal)) throw e
-        await this.loader.base(e.location)
+        location = e.location
       }
     }
   }
 
-  protected async loadAccount(address: Uint8Array, key: string): Promise<Fields> {
-    const f = (await this.native(() => this.v.readAccount(address))) ?? null
+  protected loadAccount(address: Uint8Array, key: string): Fields | Promise<Fields> {
+    const f = this.native(() => this.v.readAccount(address) ?? null)
+    if (f instanceof Promise) return f.then((x) => (this.accountReads.set(key, x), x))
     this.accountReads.set(key, f)
     return f
   }
 
-  protected loadStorage(address: Uint8Array, slot: Uint8Array): Promise<Uint8Array> {
+  protected loadStorage(address: Uint8Array, slot: Uint8Array): Uint8Array | Promise<Uint8Array> {
     return this.native(() => this.v.readStorageBytes(address, slot))
   }
 

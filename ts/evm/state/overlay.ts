@@ -104,11 +104,13 @@ export class OverlayStateManager extends JournaledStateManager {
 
   /** The changes of this block, without writes that left a value as it was. */
   async diff(): Promise<StateDiff> {
+    const base = this.base
     const accounts = new Map<`0x${string}`, AccountDiff | null>()
     for (const key of this.dirty) {
       const f = this.accounts.get(key)!
       const address = keyBytes(key)
-      if (fieldsEqual(f, await this.base.account(address))) continue
+      const below = base.account(address)
+      if (fieldsEqual(f, below instanceof Promise ? await below : below)) continue
       accounts.set(toHex(address), f === null ? null : { nonce: f.nonce, balance: f.balance, codeHash: f.codeHash })
     }
     const storage = new Map<`0x${string}`, StorageDiff>()
@@ -119,8 +121,12 @@ export class OverlayStateManager extends JournaledStateManager {
       const slots = new Map<`0x${string}`, bigint>()
       for (const [slotKey, value] of written.slots) {
         const slot = keyBytes(slotKey)
-        if (!cleared && bytesEqual(value, await this.base.storage(address, slot))) continue
-        if (cleared && value.length === 0) continue
+        if (cleared) {
+          if (value.length === 0) continue
+        } else {
+          const below = base.storage(address, slot)
+          if (bytesEqual(value, below instanceof Promise ? await below : below)) continue
+        }
         slots.set(toHex(slot), bytesToBig(value))
       }
       if (cleared || slots.size > 0) storage.set(toHex(address), { cleared, slots })

@@ -104,7 +104,7 @@ export class PrestateSource implements BaseSource {
       const balance = quantity(acc.balance ?? 0n, `${path}.balance`)
       const nonce = quantity(acc.nonce ?? 0n, `${path}.nonce`)
       if (nonce >= 2n ** 64n) throw new InvalidInputError(`${path}.nonce: larger than 64 bits`)
-      let codeHash = EMPTY_CODE_HASH
+      let codeHash: Uint8Array = EMPTY_CODE_HASH
       if (acc.code !== undefined) {
         if (typeof acc.code !== 'string' || !/^0x([0-9a-fA-F]{2})*$/.test(acc.code)) throw new InvalidInputError(`${path}.code: not 0x-hex bytes`)
         const code = hexBytes(acc.code)
