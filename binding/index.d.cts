@@ -26,6 +26,11 @@ export declare class NativeBlock {
    * direct predecessors are `preds[offsets[i]..offsets[i + 1]]`. `null` for sequential runs.
    */
   dependencyGraph(): DependencyGraph | null
+  /**
+   * Bytes held by the engine's structures for this block (computed from their sizes and
+   * capacities; the base state and allocator overhead are not included).
+   */
+  memoryBytes(): number
   /** Stops the run: every worker's `next` returns at once. `reason` is kept for `haltReason`. */
   halt(reason: string): void
   /**

@@ -351,7 +351,7 @@ export class ParallelExecutor implements AsyncDisposable {
         dependencyWaits: s.dependencyWaits,
         peakConcurrency: s.peakConcurrency,
         dependencies: criticalPath(run, pool.size),
-        workers: { wallMs: run.wallMs, busyMs: run.busyMs },
+        workers: { wallMs: run.wallMs, busyMs: run.busyMs, heapUsedBytes: run.heapUsedBytes, nativeBytes: run.nativeBytes },
       },
     }
   }

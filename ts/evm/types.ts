@@ -132,8 +132,11 @@ export interface ExecutionMetrics {
     /** Dependency edges between transactions. */
     edges: number
   }
-  /** Parallel runs only: wall time of the worker phase and each worker's busy time, ms. */
-  workers?: { wallMs: number; busyMs: number[] }
+  /**
+   * Parallel runs only: wall time of the worker phase, each worker's busy time (ms) and JS
+   * heap in use at the end of the block, and the bytes the native engine's structures held.
+   */
+  workers?: { wallMs: number; busyMs: number[]; heapUsedBytes: number[]; nativeBytes: number }
   /** Wall time per phase, milliseconds. */
   timings: Record<Phase | 'total', number>
 }

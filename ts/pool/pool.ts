@@ -68,6 +68,10 @@ export interface BlockRun {
   wallMs: number
   /** Per worker, the time it spent inside the block. */
   busyMs: number[]
+  /** Per worker, its JS heap in use when it finished the block. */
+  heapUsedBytes: number[]
+  /** Bytes held by the engine's structures for the block. */
+  nativeBytes: number
 }
 
 interface Slot {
@@ -221,6 +225,8 @@ export class WorkerPool {
         code: (hash) => block.code(hash),
         wallMs,
         busyMs: done.map((d) => d.busyMs),
+        heapUsedBytes: done.map((d) => d.heapUsedBytes),
+        nativeBytes: block.memoryBytes(),
       }
     } finally {
       this.activeBlock = undefined

@@ -34,7 +34,7 @@ export type FromWorker =
   | { type: 'ready' }
   | { type: 'init-failed'; error: SerializedError }
   | { type: 'request'; requestId: number; blockId: number; request: unknown }
-  | { type: 'block-done'; blockId: number; outcomes: PackedOutcomes; fatal?: SerializedError; busyMs: number }
+  | { type: 'block-done'; blockId: number; outcomes: PackedOutcomes; fatal?: SerializedError; busyMs: number; heapUsedBytes: number }
   | { type: 'closed' }
 
 /** Data a worker starts with. */

@@ -131,7 +131,7 @@ async function runBlock(runner: TxRunner, blockId: number, shared: SharedArrayBu
     }
   }
   const { packed, transfer } = pack([...latest.values()])
-  const done: FromWorker = { type: 'block-done', blockId, outcomes: packed, fatal, busyMs: performance.now() - started }
+  const done: FromWorker = { type: 'block-done', blockId, outcomes: packed, fatal, busyMs: performance.now() - started, heapUsedBytes: process.memoryUsage().heapUsed }
   port.postMessage(done, transfer)
 }
 

@@ -360,6 +360,23 @@ impl MvMemory {
         deps
     }
 
+    /// Bytes held by the memory's structures (entries, version vectors, read and write sets),
+    /// computed from their sizes and capacities; allocator overhead not included.
+    pub fn approx_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let mut bytes = 0;
+        for e in self.data.iter() {
+            bytes += size_of::<Location>() + size_of::<Versions>() + 16 + e.value().0.capacity() * size_of::<(TxIndex, Entry)>();
+        }
+        for r in &self.last_read {
+            bytes += size_of::<Mutex<ReadSet>>() + r.lock().capacity() * size_of::<(Location, Value)>();
+        }
+        for w in &self.last_written {
+            bytes += size_of::<Mutex<Vec<Location>>>() + w.lock().capacity() * size_of::<Location>();
+        }
+        bytes
+    }
+
     /// The sum of the entries at `loc` if they are all deltas.
     fn delta_sum(&self, loc: &Location) -> Option<U256> {
         let entries = self.data.get(loc)?;

@@ -102,6 +102,10 @@ pub trait Run: Send + Sync {
     fn dependency_graph(&self) -> Option<Vec<Vec<TxIndex>>> {
         None
     }
+    /// Bytes held by the run's own structures (see `MvMemory::approx_bytes`).
+    fn approx_bytes(&self) -> usize {
+        0
+    }
 }
 
 /// Shared halt flag plus its reason.
@@ -322,6 +326,11 @@ impl Run for ParallelRun {
 
     fn stats(&self) -> RunStats {
         self.counters.snapshot(self.block_size())
+    }
+
+    fn approx_bytes(&self) -> usize {
+        // Scheduler: a status word and a dependency list per transaction.
+        self.memory.approx_bytes() + self.block_size() * (8 + std::mem::size_of::<Mutex<Vec<TxIndex>>>())
     }
 
     fn dependency_graph(&self) -> Option<Vec<Vec<TxIndex>>> {

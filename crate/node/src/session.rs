@@ -153,6 +153,13 @@ impl NativeBlock {
         Some(DependencyGraph { offsets: offsets.into(), preds: preds.into() })
     }
 
+    /// Bytes held by the engine's structures for this block (computed from their sizes and
+    /// capacities; the base state and allocator overhead are not included).
+    #[napi(catch_unwind)]
+    pub fn memory_bytes(&self) -> f64 {
+        self.session.run.approx_bytes() as f64
+    }
+
     /// Stops the run: every worker's `next` returns at once. `reason` is kept for `haltReason`.
     #[napi(catch_unwind)]
     pub fn halt(&self, reason: String) {
