@@ -48,6 +48,8 @@ const warmup = Number(arg('warmup', quick ? '2' : '3'))
 const threadCounts = arg('threads', '1,2').split(',').map(Number)
 const txOverride = args.includes('--txs') ? Number(arg('txs', '0')) : undefined
 const ceiling = !args.includes('--no-ceiling')
+/** Collects the garbage of the previous run first, when the process allows it (--expose-gc). */
+const collect = (globalThis as { gc?: () => void }).gc ?? (() => {})
 
 /** A block to run: what every runner needs. */
 interface Case {
@@ -104,6 +106,7 @@ interface Timed {
 
 async function runOurs(ex: ParallelExecutor, c: Case): Promise<Timed> {
   const block = c.block()
+  collect()
   const t = performance.now()
   const result = await ex.runBlock({ block, prestate: c.prestate, bytecodes: c.bytecodes, blockchain: c.blockchain, skipBlockValidation: true, skipHardForkValidation: true, generate: true })
   return { ms: performance.now() - t, root: bytesToHex(result.receiptsRoot), result }
@@ -113,17 +116,37 @@ async function loadCase(key: string): Promise<Case> {
   return key.startsWith('mainnet:') ? fromMainnet(key.slice('mainnet:'.length)) : fromWorkload(await WORKLOADS[key].make())
 }
 
-if (args.includes('--fallback-child')) {
-  const c = await loadCase(arg('case', 'eth'))
-  const ex = await ParallelExecutor.create({ common: c.common, strategy: { kind: 'sequential' } })
+// A baseline in a process of its own, so that its garbage (ethereumjs's Merkle tries make a
+// lot) never competes with the runners measured in the parent.
+if (args.includes('--baseline-child')) {
+  const which = arg('baseline-child', 'fallback')
   const times: number[] = []
   let root = ''
-  for (let i = 0; i < warmup + runs; i++) {
-    const r = await runOurs(ex, c)
-    if (i >= warmup) times.push(r.ms)
-    root = r.root
+  if (arg('case', '') === 'mainnet:all') {
+    // One run over every mainnet block; the time is their sum.
+    const runner = ethereumjsRunner(which, 'merkle')
+    let total = 0
+    for (const n of mainnetBlocks()) total += (await runner.run(fromMainnet(n))).ms
+    console.log(JSON.stringify({ times: [total], root }))
+    process.exit(0)
   }
-  await ex.close()
+  const c = await loadCase(arg('case', 'eth'))
+  if (which === 'fallback') {
+    const ex = await ParallelExecutor.create({ common: c.common, strategy: { kind: 'sequential' } })
+    for (let i = 0; i < warmup + runs; i++) {
+      const r = await runOurs(ex, c)
+      if (i >= warmup) times.push(r.ms)
+      root = r.root
+    }
+    await ex.close()
+  } else {
+    const runner = ethereumjsRunner(which, which === 'merkle' ? 'merkle' : 'memory')
+    for (let i = 0; i < warmup + runs; i++) {
+      const r = await runner.run(c)
+      if (i >= warmup) times.push(r.ms)
+      root = r.root
+    }
+  }
   console.log(JSON.stringify({ times, root }))
   process.exit(0)
 }
@@ -139,6 +162,16 @@ if (!isMainThread && workerData?.ceiling === true) {
   for (let i = 0; i < runs; i++) times.push((await runOurs(ex, c)).ms)
   await ex.close()
   parentPort!.postMessage(median(times))
+}
+
+function baselineChild(which: string, caseKey: string, n: number, warm: number): { times: number[]; root: string } {
+  const child = spawnSync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), '--baseline-child', which, '--case', caseKey, '--runs', String(n), '--warmup', String(warm), ...(txOverride ? ['--txs', String(txOverride)] : [])],
+    { env: { ...process.env, ...(which === 'fallback' ? { PARALLEL_EVM_FORCE_JS: '1' } : {}) }, encoding: 'utf8', maxBuffer: 1 << 26 },
+  )
+  if (child.status !== 0) throw new Error(`baseline ${which} failed: ${child.stderr}`)
+  return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { times: number[]; root: string }
 }
 
 function median(xs: number[]): number {
@@ -171,8 +204,6 @@ interface Runner {
   threads: number
   run(c: Case): Promise<Timed>
   close?(): Promise<void>
-  /** The very slow baselines: fewer rounds, no warm-up. */
-  rounds?: number
 }
 
 function ethereumjsRunner(name: string, state: 'merkle' | 'memory'): Runner {
@@ -180,7 +211,6 @@ function ethereumjsRunner(name: string, state: 'merkle' | 'memory'): Runner {
     name,
     kind: 'ethereumjs',
     threads: 0,
-    rounds: quick ? 1 : state === 'merkle' ? 2 : 3,
     async run(c) {
       const bytecodes = c.bytecodes ?? {}
       let sm
@@ -192,6 +222,7 @@ function ethereumjsRunner(name: string, state: 'merkle' | 'memory'): Runner {
       }
       const vm = await createVM({ common: c.common.copy(), stateManager: sm, blockchain: c.blockchain as never, setHardfork: true })
       const block = c.block()
+      collect()
       const t = performance.now()
       const r = await runBlock(vm, { block, generate: true, skipBlockValidation: true, skipHeaderValidation: true, skipHardForkValidation: true })
       return { ms: performance.now() - t, root: bytesToHex(r.receiptsRoot) }
@@ -238,10 +269,6 @@ interface CaseResult {
 
 async function benchmarkCase(c: Case, caseKey: string, includeBaselines: boolean): Promise<CaseResult> {
   const runners: Runner[] = []
-  if (includeBaselines) {
-    runners.push(ethereumjsRunner('ethereumjs runBlock, MerkleStateManager', 'merkle'))
-    runners.push(ethereumjsRunner('ethereumjs runBlock, in-memory state manager', 'memory'))
-  }
   runners.push(await oursRunner('parallel-evm sequential', 'sequential', 1, c.common))
   for (const t of threadCounts) runners.push(await oursRunner(`parallel-evm optimistic x${t}`, 'optimistic', t, c.common))
   const times = new Map<string, number[]>(runners.map((r) => [r.name, []]))
@@ -251,9 +278,6 @@ async function benchmarkCase(c: Case, caseKey: string, includeBaselines: boolean
   let txs = 0
   for (let round = 0; round < warmup + runs; round++) {
     for (const r of runners) {
-      const limited = r.rounds !== undefined
-      if (limited && round < warmup) continue
-      if (round >= warmup && times.get(r.name)!.length >= (r.rounds ?? runs)) continue
       const out = await r.run(c)
       roots.add(out.root)
       if (round < warmup) continue
@@ -267,21 +291,24 @@ async function benchmarkCase(c: Case, caseKey: string, includeBaselines: boolean
   }
   for (const r of runners) await r.close?.()
   if (includeBaselines) {
-    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--fallback-child', '--case', caseKey, '--runs', String(quick ? 1 : 2), '--warmup', '1', ...(txOverride ? ['--txs', String(txOverride)] : [])], {
-      env: { ...process.env, PARALLEL_EVM_FORCE_JS: '1' },
-      encoding: 'utf8',
-      maxBuffer: 1 << 26,
-    })
-    if (child.status !== 0) throw new Error(`fallback child failed: ${child.stderr}`)
-    const fb = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { times: number[]; root: string }
-    times.set('parallel-evm pure-JS fallback', fb.times)
-    roots.add(fb.root)
+    const baselines: [string, string, number, number][] = [
+      ['ethereumjs runBlock, MerkleStateManager', 'merkle', quick ? 1 : 2, 0],
+      ['ethereumjs runBlock, in-memory state manager', 'memory', quick ? 1 : 3, quick ? 0 : 1],
+      ['parallel-evm pure-JS fallback', 'fallback', quick ? 1 : 3, 1],
+    ]
+    for (const [name, which, n, warm] of baselines) {
+      const fb = baselineChild(which, caseKey, n, warm)
+      times.set(name, fb.times)
+      roots.add(fb.root)
+    }
   }
   if (roots.size !== 1) throw new Error(`${c.name}: runners disagree on the receipts root`)
   const sequential = median(times.get('parallel-evm sequential')!)
   const ethereumjs = includeBaselines ? median(times.get('ethereumjs runBlock, MerkleStateManager')!) : NaN
   const out: RunnerResult[] = []
-  for (const [name, ts] of times) {
+  const order = [...[...times.keys()].filter((n) => !n.startsWith('parallel-evm ') || n.includes('fallback')), ...runners.map((r) => r.name)]
+  for (const name of order) {
+    const ts = times.get(name)!
     const runner = runners.find((r) => r.name === name)
     const ms = median(ts)
     const rs = results.get(name) ?? []
@@ -363,15 +390,11 @@ if (isMainThread && !args.includes('--fallback-child')) {
         const par = r.results.find((x) => x.runner === `parallel-evm optimistic x${Math.max(...threadCounts)}`)
         process.stdout.write(`  ${n}: ${r.transactions} txs, x${Math.max(...threadCounts)} ${par?.vsSequential.toFixed(2)} (ideal ${par?.idealSpeedup?.toFixed(2)})\n`)
       }
-      // One run of the ethereumjs baseline over all blocks (it takes about a minute and a half).
-      let ethereumjsMs = 0
+      // One run of the ethereumjs baseline over all blocks, in a child process (about a
+      // minute and a half).
       let gas = 0
-      const baseline = ethereumjsRunner('ethereumjs runBlock, MerkleStateManager', 'merkle')
-      for (const n of numbers) {
-        const c = fromMainnet(n)
-        ethereumjsMs += (await baseline.run(c)).ms
-        gas += Number(c.block().header.gasUsed)
-      }
+      for (const n of numbers) gas += Number(fromMainnet(n).block().header.gasUsed)
+      const ethereumjsMs = baselineChild('merkle', 'mainnet:all', 1, 0).times[0]
       const names = perBlock[0].results.map((x) => x.runner)
       const aggregate = names.map((name) => {
         const ms = perBlock.reduce((a, b) => a + (b.results.find((x) => x.runner === name)?.medianMs ?? 0), 0)

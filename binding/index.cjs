@@ -839,6 +839,7 @@ module.exports.NativeBlock = nativeBinding.NativeBlock
 module.exports.NativeWorker = nativeBinding.NativeWorker
 module.exports.ecrecover = nativeBinding.ecrecover
 module.exports.keccak256 = nativeBinding.keccak256
+module.exports.keccak256Into = nativeBinding.keccak256Into
 module.exports.orderedTrieRoot = nativeBinding.orderedTrieRoot
 module.exports.recoverSigner = nativeBinding.recoverSigner
 module.exports.recoverSigners = nativeBinding.recoverSigners

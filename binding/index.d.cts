@@ -84,6 +84,12 @@ export declare function ecrecover(hash: Uint8Array, recovery: number, r: Uint8Ar
 
 export declare function keccak256(data: Uint8Array): Buffer
 
+/**
+ * Writes the hash of `data` into the first 32 bytes of `out` (no allocation on this side:
+ * cheaper than `keccak256` for the short inputs the EVM hashes most).
+ */
+export declare function keccak256Into(data: Uint8Array, out: Uint8Array): void
+
 export interface NativeBlockOptions {
   /** `parallel` (Block-STM) or `sequential`. */
   mode: string

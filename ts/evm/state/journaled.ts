@@ -13,6 +13,7 @@ import { Account, type Address } from '@ethereumjs/util'
 
 import type { AccountFields } from '../../codec.ts'
 import { EMPTY_BYTES, EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT, byteKey, bytesEqual, unpad } from '../bytes.ts'
+import { markCode } from '../jumpdest.ts'
 
 /** An account's fields, or `null` when it does not exist. */
 export type Fields = AccountFields | null
@@ -153,7 +154,7 @@ export abstract class JournaledStateManager implements StateManagerInterface {
   async getCode(address: Address): Promise<Uint8Array> {
     const f = await this.fields(address.bytes, byteKey(address.bytes))
     if (f === null || bytesEqual(f.codeHash, EMPTY_CODE_HASH)) return EMPTY_BYTES
-    return this.codes.get(byteKey(f.codeHash)) ?? (await this.loadCode(address.bytes, f.codeHash))
+    return markCode(this.codes.get(byteKey(f.codeHash)) ?? (await this.loadCode(address.bytes, f.codeHash)))
   }
 
   async getCodeSize(address: Address): Promise<number> {
