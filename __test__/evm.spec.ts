@@ -1,5 +1,6 @@
 /**
- * Differential tests of the EVM executor: every generated block, for every strategy and 1–4
+ * Differential tests of the EVM executor: every generated block, for every strategy
+ * (sequential, optimistic, dependency, sharded, adaptive, and the retry limit) and 1–4
  * threads, must give what ethereumjs's sequential `runBlock` gives — receipts, logs, gas,
  * bloom, receipts root and the post-state root. Run as well with the pure-JS fallback forced
  * (`npm run test:fallback`).
@@ -25,7 +26,7 @@ const native = loadNative() !== null
 const cancun = makeCommon(Hardfork.Cancun)
 const THREADS = [1, 2, 3, 4]
 
-/** One sequential executor and one optimistic executor per thread count, shared by the tests. */
+/** One sequential executor and one executor per thread count, shared by the tests. */
 const executors = (async () => {
   const sequential = await ParallelExecutor.create({ threads: 1, strategy: { kind: 'sequential' } })
   const optimistic = await Promise.all(THREADS.map((threads) => ParallelExecutor.create({ threads, strategy: { kind: 'optimistic' } })))
@@ -40,6 +41,8 @@ test.after.always(async () => {
 const WORKLOADS: [string, () => Promise<W.Workload>][] = [
   ['independent ETH transfers', () => W.ethTransfers(48)],
   ['same-sender nonce chains', () => W.nonceChains(6, 6)],
+  ['independent same-sender chains', () => W.senderChains(6, 5)],
+  ['same-sender chains with ERC-20 transfers', () => W.chainsAndTokens(6, 6)],
   ['ERC-20 transfers, distinct holders', () => W.erc20Transfers(40, 'distinct')],
   ['ERC-20 transfers, overlapping holders', () => W.erc20Transfers(40, 'overlapping')],
   ['Uniswap V2 swaps over 3 pools', () => W.uniswapSwaps(30, 3)],
@@ -55,8 +58,28 @@ const WORKLOADS: [string, () => Promise<W.Workload>][] = [
   ['proof-of-work miner and uncle rewards (London)', () => W.powRewards(16)],
 ]
 
-function strategies(e: Awaited<typeof executors>): [string, ParallelExecutor][] {
-  return [['sequential', e.sequential], ...e.optimistic.map((x, i): [string, ParallelExecutor] => [`optimistic x${THREADS[i]}`, x])]
+/** What each test runs: a label, an executor, and the strategy for the block. */
+type Case = [string, ParallelExecutor, Strategy | undefined]
+
+/** Sequential, and optimistic at every thread count (the quick set, for the focused tests). */
+function strategies(e: Awaited<typeof executors>): Case[] {
+  return [['sequential', e.sequential, undefined], ...e.optimistic.map((x, i): Case => [`optimistic x${THREADS[i]}`, x, undefined])]
+}
+
+/** Every strategy at every thread count, and the retry limit. */
+function allStrategies(e: Awaited<typeof executors>): Case[] {
+  const out: Case[] = strategies(e)
+  e.optimistic.forEach((x, i) => {
+    out.push([`dependency x${THREADS[i]}`, x, { kind: 'dependency' }])
+    out.push([`sharded x${THREADS[i]}`, x, { kind: 'sharded' }])
+    out.push([`adaptive x${THREADS[i]}`, x, { kind: 'adaptive' }])
+  })
+  const x4 = e.optimistic[THREADS.indexOf(4)]
+  const x3 = e.optimistic[THREADS.indexOf(3)]
+  out.push(['optimistic x4, maxReexecutions 0', x4, { kind: 'optimistic', maxReexecutions: 0 }])
+  out.push(['dependency x3, maxReexecutions 1', x3, { kind: 'dependency', maxReexecutions: 1 }])
+  out.push(['sharded x3, 2 shards', x3, { kind: 'sharded', shards: 2 }])
+  return out
 }
 
 for (const [name, make] of WORKLOADS) {
@@ -66,18 +89,26 @@ for (const [name, make] of WORKLOADS) {
     const e = await executors
     const senders = wl.block.transactions.map((tx) => tx.getSenderAddress().toString())
     let parallelRuns = 0
-    for (const [label, executor] of strategies(e)) {
-      for (let repeat = 0; repeat < 2; repeat++) {
-        const ours = await executor.runBlock({ block: wl.block, prestate: wl.prestate, skipBlockValidation: true, generate: true })
+    for (const [label, executor, strategy] of allStrategies(e)) {
+      // Optimistic twice (repeatability); the others once.
+      const repeats = strategy === undefined ? 2 : 1
+      for (let repeat = 0; repeat < repeats; repeat++) {
+        const ours = await executor.runBlock({ block: wl.block, prestate: wl.prestate, skipBlockValidation: true, generate: true, strategy })
         t.deepEqual(differences(ref.result, ours), [], `${label} run ${repeat}`)
         t.deepEqual(ours.senders.map(String), senders, `${label} run ${repeat}: senders`)
         t.is(bytesToHex(await rootAfterDiff(wl.common, wl.prestate, ours.stateDiff)), bytesToHex(ref.stateRoot), `${label} run ${repeat}: state root`)
-        if (ours.metrics.strategy === 'optimistic') parallelRuns++
+        const wanted = strategy?.kind ?? (label === 'sequential' ? 'sequential' : 'optimistic')
+        if ((wanted === 'optimistic' || wanted === 'dependency') && ours.metrics.strategy === wanted) parallelRuns++
+        if (wanted === 'sharded' && native) {
+          // Sharded runs in parallel unless all transactions share one sender shard.
+          t.true(ours.metrics.strategy === 'sharded' || /one sender shard/.test(ours.metrics.decision?.reason ?? ''), `${label}: ${ours.metrics.decision?.reason}`)
+        }
+        if (wanted === 'adaptive') t.is(ours.metrics.decision?.requested, 'adaptive', `${label}: the decision is reported`)
       }
     }
-    // Without the addon every strategy runs sequentially; with it, the optimistic ones must
-    // really have run in parallel.
-    t.is(parallelRuns, native ? THREADS.length * 2 : 0)
+    // Without the addon every strategy runs sequentially; with it, the optimistic and
+    // dependency runs must really have run in parallel.
+    t.is(parallelRuns, native ? THREADS.length * 2 + THREADS.length + 2 : 0)
   })
 }
 
@@ -89,9 +120,9 @@ test('a caller state manager: the committed state root equals runBlock\'s, and g
     // A block whose header carries the reference's results, so that the checks can pass.
     const header = { ...wl.block.header.toJSON(), receiptTrie: ref.result.receiptsRoot, logsBloom: ref.result.logsBloom, gasUsed: ref.result.gasUsed, stateRoot: ref.stateRoot }
     const block = createBlock({ header, transactions: wl.block.transactions, withdrawals: wl.block.withdrawals?.map((w) => w.toValue()) }, { common: wl.common })
-    for (const [label, executor] of strategies(e)) {
+    for (const [label, executor, strategy] of allStrategies(e)) {
       const sm = await merkleFromPrestate(wl.common, wl.prestate)
-      const r = await executor.runBlock({ block, stateManager: sm, skipBlockValidation: true })
+      const r = await executor.runBlock({ block, stateManager: sm, skipBlockValidation: true, strategy })
       t.deepEqual(differences(ref.result, r), [], `${wl.name} ${label}`)
       t.is(bytesToHex(r.stateRoot!), bytesToHex(ref.stateRoot), `${wl.name} ${label}: committed root`)
       t.is(bytesToHex(await sm.getStateRoot()), bytesToHex(ref.stateRoot), `${wl.name} ${label}: caller's state manager`)

@@ -841,6 +841,7 @@ module.exports.ecrecover = nativeBinding.ecrecover
 module.exports.keccak256 = nativeBinding.keccak256
 module.exports.keccak256Into = nativeBinding.keccak256Into
 module.exports.orderedTrieRoot = nativeBinding.orderedTrieRoot
+module.exports.recoverPayloadSenders = nativeBinding.recoverPayloadSenders
 module.exports.recoverSigner = nativeBinding.recoverSigner
 module.exports.recoverSigners = nativeBinding.recoverSigners
 module.exports.runNativeMockBlock = nativeBinding.runNativeMockBlock

@@ -44,7 +44,8 @@ export declare class NativeBlock {
 
 /** One worker thread's handle on a block. */
 export declare class NativeWorker {
-  constructor(blockId: number)
+  /** Attaches worker number `worker` (0-based; it picks the shards it executes). */
+  constructor(blockId: number, worker: number)
   /**
    * Blocks until there is a transaction to execute. Returns `tx + incarnation * 2^32`,
    * or -1 when the block is done, -2 when it halted.
@@ -95,7 +96,18 @@ export interface NativeBlockOptions {
   mode: string
   /** Whether the base state is complete (unlisted accounts do not exist) or loaded on demand. */
   completeBase: boolean
+  /**
+   * Retry policy: re-executions of one transaction after which the rest of the block runs
+   * in order.
+   */
   maxReexecutions?: number
+  /**
+   * Dependency hints (parallel mode): transaction `i` waits for
+   * `hints.preds[hints.offsets[i]..hints.offsets[i + 1]]` before its first execution.
+   */
+  hints?: DependencyGraph
+  /** Sharded dispatch (parallel mode): the shard of each transaction. */
+  shards?: NativeShards
 }
 
 export interface NativeMockOptions {
@@ -121,7 +133,21 @@ export interface NativeRunStats {
   validations: number
   validationAborts: number
   dependencyWaits: number
+  dependencyAborts: number
+  hintWaits: number
   peakConcurrency: number
+  /**
+   * The transaction whose re-executions switched the rest of the block to in-order
+   * execution, if the retry limit engaged.
+   */
+  serialFrom?: number
+}
+
+export interface NativeShards {
+  shardOf: Uint32Array
+  count: number
+  /** Workers that will attach; worker `w` executes shards `w, w + workers, ...`. */
+  workers: number
 }
 
 /**
@@ -137,6 +163,13 @@ export interface RecoveredSenders {
   failed: Array<number>
   wallMs: number
 }
+
+/**
+ * Recovers the sender of every transaction of an `encodeTxs` payload on `threads` native
+ * threads. `chainId` is the chain's id, big-endian; `homestead` whether EIP-2's low-`s` rule
+ * applies. Transactions listed in `failed` must be recovered by the caller.
+ */
+export declare function recoverPayloadSenders(payload: Uint8Array, chainId: Uint8Array, homestead: boolean, threads: number): Promise<RecoveredSenders>
 
 /** Public key and address of a signer: 84 bytes (64-byte key, then the 20-byte address). */
 export declare function recoverSigner(hash: Uint8Array, recovery: number, r: Uint8Array, s: Uint8Array): Buffer

@@ -70,7 +70,8 @@ const reference = await runBlock(vm, { block, generate: true, skipBlockValidatio
 const ethereumjsMs = performance.now() - t
 
 const rows: { strategy: string; ms: number; same: boolean; reexecutions: number }[] = []
-for (const strategy of [{ kind: 'sequential' }, { kind: 'optimistic' }] as const) {
+const strategies = [{ kind: 'sequential' }, { kind: 'optimistic' }, { kind: 'dependency' }, { kind: 'sharded' }, { kind: 'adaptive' }] as const
+for (const strategy of strategies) {
   await using executor = await ParallelExecutor.create({ common, threads, strategy })
   // Worker threads JIT-compile the EVM on their own: time the median of 3 after 3 warm-up blocks.
   const times: number[] = []
@@ -85,14 +86,15 @@ for (const strategy of [{ kind: 'sequential' }, { kind: 'optimistic' }] as const
     r.gasUsed === reference.gasUsed &&
     bytesToHex(r.receiptsRoot) === bytesToHex(reference.receiptsRoot) &&
     bytesToHex(r.logsBloom) === bytesToHex(reference.logsBloom)
-  rows.push({ strategy: `${r.metrics.strategy}${r.metrics.threads > 0 ? ` x${r.metrics.threads}` : ''}`, ms, same, reexecutions: r.metrics.reexecutions })
+  const ran = `${r.metrics.strategy}${r.metrics.threads > 0 ? ` x${r.metrics.threads}` : ''}`
+  rows.push({ strategy: strategy.kind === r.metrics.strategy ? ran : `${strategy.kind} (ran ${ran})`, ms, same, reexecutions: r.metrics.reexecutions })
 }
 
 console.log(`\nparallel-evm demo: ${N} transactions, ${reference.gasUsed} gas, ${threads} cores (median of 3 blocks after 3 warm-up blocks)`)
 console.log(`  ethereumjs runBlock (MerkleStateManager): ${ethereumjsMs.toFixed(0)} ms`)
 for (const r of rows) {
   console.log(
-    `  parallel-evm ${r.strategy.padEnd(14)}: ${r.ms.toFixed(0).padStart(5)} ms  ${(ethereumjsMs / r.ms).toFixed(1)}x runBlock` +
+    `  parallel-evm ${r.strategy.padEnd(28)}: ${r.ms.toFixed(0).padStart(5)} ms  ${(ethereumjsMs / r.ms).toFixed(1)}x runBlock` +
       `  re-executions ${r.reexecutions}  same receipts root, gas and bloom: ${r.same ? 'yes' : 'NO'}`,
   )
 }

@@ -1,8 +1,13 @@
 export { ParallelExecutor } from './evm/executor.ts'
 export type {
+  AdaptivePolicy,
+  AdaptiveStrategy,
   BlockchainLike,
   ExecutionMetrics,
+  ExecutorStatistics,
+  FixedStrategy,
   ParallelExecutorOptions,
+  PerformanceHistory,
   ParallelRunBlockResult,
   Phase,
   ProgressEvent,
@@ -10,6 +15,7 @@ export type {
   Strategy,
   StrategyKind,
 } from './evm/types.ts'
+export type { BlockProfile } from './evm/analysis.ts'
 export type { AccountDiff, StateDiff, StorageDiff } from './evm/state/overlay.ts'
 export type { Bytecodes, Prestate, PrestateAccount } from './evm/state/sources.ts'
 export { nativeEcrecover as ecrecover, recoverSender } from './evm/crypto.ts'

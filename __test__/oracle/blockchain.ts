@@ -87,7 +87,7 @@ async function runOne(t: BlockchainTest, executor: ParallelExecutor): Promise<st
   return undefined
 }
 
-export async function runBlockchainTests(executors: Map<number, ParallelExecutor>, filter: string | undefined, log: (s: string) => void): Promise<SuiteResult> {
+export async function runBlockchainTests(executors: Map<string, ParallelExecutor>, filter: string | undefined, log: (s: string) => void): Promise<SuiteResult> {
   const suite = newSuite('blockchain tests')
   const files = blockchainTestFiles()
   let done = 0
@@ -95,14 +95,14 @@ export async function runBlockchainTests(executors: Map<number, ParallelExecutor
     const tests = JSON.parse(readFileSync(file, 'utf8')) as Record<string, BlockchainTest>
     for (const [name, t] of Object.entries(tests)) {
       if (filter !== undefined && !name.includes(filter)) continue
-      for (const [threads, executor] of executors) {
+      for (const [label, executor] of executors) {
         let failure: string | undefined
         try {
           failure = await runOne(t, executor)
         } catch (e) {
           failure = `threw: ${(e as Error).message}`
         }
-        record(suite, t.network, `${name} x${threads}`, failure)
+        record(suite, t.network, `${name} ${label}`, failure)
       }
     }
     if (++done % 50 === 0) log(`blockchain tests: ${done}/${files.length} files`)

@@ -175,20 +175,25 @@ function logHex(l: [Uint8Array, Uint8Array[], Uint8Array]): string[] {
   return [bytesToHex(l[0]), ...l[1].map(bytesToHex), bytesToHex(l[2])]
 }
 
+/** Per configuration, sums over the mainnet blocks. */
 export interface MainnetTotals {
   transactions: number
   gas: bigint
   executions: number
   reexecutions: number
   validationAborts: number
+  dependencyAborts: number
   dependencyWaits: number
-  /** Per thread count: summed execution-phase wall time, ms. */
-  executeMs: Map<number, number>
+  hintWaits: number
+  /** Summed execution-phase wall time, ms. */
+  executeMs: number
+  /** Blocks executed by each strategy (adaptive picks). */
+  strategies: Record<string, number>
 }
 
-export async function runMainnet(executors: Map<number, ParallelExecutor>, log: (s: string) => void): Promise<{ suite: SuiteResult; totals: MainnetTotals }> {
+export async function runMainnet(executors: Map<string, ParallelExecutor>, log: (s: string) => void): Promise<{ suite: SuiteResult; totals: Map<string, MainnetTotals> }> {
   const suite = newSuite('mainnet blocks')
-  const totals: MainnetTotals = { transactions: 0, gas: 0n, executions: 0, reexecutions: 0, validationAborts: 0, dependencyWaits: 0, executeMs: new Map() }
+  const totals = new Map<string, MainnetTotals>()
   for (const number of mainnetBlocks()) {
     const b = loadMainnetBlock(number)
     const fork = b.block.common.hardfork()
@@ -199,7 +204,7 @@ export async function runMainnet(executors: Map<number, ParallelExecutor>, log: 
       suite.notes.push(`block ${number}: ethereumjs cannot run it (${(e as Error).message.slice(0, 120)}); excluded`)
       continue
     }
-    for (const [threads, executor] of executors) {
+    for (const [label, executor] of executors) {
       let failure: string | undefined
       let metrics: ExecutionMetrics | undefined
       try {
@@ -217,17 +222,23 @@ export async function runMainnet(executors: Map<number, ParallelExecutor>, log: 
       } catch (e) {
         failure = `threw: ${(e as Error).message}`
       }
-      record(suite, fork, `block ${number} x${threads}`, failure)
+      record(suite, fork, `block ${number} ${label}`, failure)
       if (metrics !== undefined) {
-        totals.executeMs.set(threads, (totals.executeMs.get(threads) ?? 0) + metrics.timings.execute)
-        if (threads === Math.max(...executors.keys())) {
-          totals.transactions += metrics.transactions
-          totals.gas += b.block.header.gasUsed
-          totals.executions += metrics.executions
-          totals.reexecutions += metrics.reexecutions
-          totals.validationAborts += metrics.validationAborts
-          totals.dependencyWaits += metrics.dependencyWaits
+        let t = totals.get(label)
+        if (t === undefined) {
+          t = { transactions: 0, gas: 0n, executions: 0, reexecutions: 0, validationAborts: 0, dependencyAborts: 0, dependencyWaits: 0, hintWaits: 0, executeMs: 0, strategies: {} }
+          totals.set(label, t)
         }
+        t.executeMs += metrics.timings.execute
+        t.transactions += metrics.transactions
+        t.gas += b.block.header.gasUsed
+        t.executions += metrics.executions
+        t.reexecutions += metrics.reexecutions
+        t.validationAborts += metrics.validationAborts
+        t.dependencyAborts += metrics.dependencyAborts
+        t.dependencyWaits += metrics.dependencyWaits
+        t.hintWaits += metrics.hintWaits
+        t.strategies[metrics.strategy] = (t.strategies[metrics.strategy] ?? 0) + 1
       }
     }
     log(`mainnet ${number} (${fork}, ${b.block.transactions.length} txs) done`)

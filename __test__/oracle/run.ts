@@ -1,16 +1,18 @@
 /**
  * The oracle harness (`npm run test:oracle`): real mainnet blocks, blockchain tests and state
- * tests nobody here wrote, all through the ParallelExecutor with the optimistic strategy at
- * each thread count. Fixtures come from `$PARALLEL_EVM_FIXTURES` (default ../shared/oracle)
- * and are discovered by walking the folders. Prints pass counts per suite and hardfork and the
- * executor's metrics over the mainnet blocks; exits 1 on any failure.
+ * tests nobody here wrote, all through the ParallelExecutor: the optimistic strategy at 1, 2
+ * and 4 threads, and every other strategy (sequential, dependency, sharded, adaptive) at 2.
+ * Fixtures come from `$PARALLEL_EVM_FIXTURES` (default ../shared/oracle) and are discovered by
+ * walking the folders. Prints pass counts per suite and hardfork and the executor's metrics
+ * over the mainnet blocks per configuration; exits 1 on any failure.
  *
- *   npm run test:oracle [-- --suites mainnet,blockchain,state] [--threads 1,2,4] [--filter name]
+ *   npm run test:oracle [-- --suites mainnet,blockchain,state] [--filter name]
+ *                       [--configs optimistic:1,optimistic:2,optimistic:4,dependency:2,...]
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-import { ParallelExecutor } from '../../ts/index.ts'
+import { ParallelExecutor, type Strategy } from '../../ts/index.ts'
 import { runBlockchainTests } from './blockchain.ts'
 import { FIXTURES, fixturesPresent, makeCommon, type SuiteResult } from './fixtures.ts'
 import { runMainnet, type MainnetTotals } from './mainnet.ts'
@@ -22,7 +24,12 @@ const arg = (name: string, fallback?: string) => {
   return i >= 0 ? args[i + 1] : fallback
 }
 const suites = arg('suites', 'mainnet,blockchain,state')!.split(',')
-const threadCounts = arg('threads', '1,2,4')!.split(',').map(Number)
+const configs = arg('configs', 'optimistic:1,optimistic:2,optimistic:4,sequential:1,dependency:2,sharded:2,adaptive:2')!
+  .split(',')
+  .map((c) => {
+    const [kind, threads] = c.split(':')
+    return { kind: kind as Strategy['kind'], threads: Number(threads ?? 2), label: `${kind} x${threads ?? 2}` }
+  })
 const filter = arg('filter')
 
 if (!fixturesPresent()) {
@@ -32,13 +39,13 @@ if (!fixturesPresent()) {
 
 const started = performance.now()
 const log = (s: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${s}`)
-const executors = new Map<number, ParallelExecutor>()
-for (const threads of threadCounts) {
-  executors.set(threads, await ParallelExecutor.create({ common: makeCommon(), threads, strategy: { kind: 'optimistic' } }))
+const executors = new Map<string, ParallelExecutor>()
+for (const c of configs) {
+  executors.set(c.label, await ParallelExecutor.create({ common: makeCommon(), threads: c.threads, strategy: { kind: c.kind } as Strategy }))
 }
 
 const results: SuiteResult[] = []
-let totals: MainnetTotals | undefined
+let totals: Map<string, MainnetTotals> | undefined
 try {
   if (suites.includes('mainnet')) {
     const r = await runMainnet(executors, log)
@@ -52,7 +59,7 @@ try {
 }
 
 const lines: string[] = []
-lines.push(`Oracle: ${FIXTURES}; optimistic strategy at ${threadCounts.join(', ')} threads (each case counted once per thread count)`)
+lines.push(`Oracle: ${FIXTURES}; configurations ${configs.map((c) => c.label).join(', ')} (each case counted once per configuration)`)
 lines.push('')
 lines.push('| suite | hardfork | passed | total |')
 lines.push('|---|---|---|---|')
@@ -64,20 +71,19 @@ for (const r of results) {
   lines.push(`| **${r.suite}** | all | **${passed}** | **${total}** |`)
   failed += total - passed
 }
-if (totals !== undefined && totals.transactions > 0) {
-  const maxThreads = Math.max(...threadCounts)
+if (totals !== undefined && totals.size > 0) {
   lines.push('')
-  lines.push(
-    `Mainnet metrics at ${maxThreads} threads over ${totals.transactions} transactions: ` +
-      `${(totals.reexecutions / totals.transactions).toFixed(3)} re-executions per transaction, ` +
-      `${(totals.validationAborts / totals.transactions).toFixed(3)} validation aborts per transaction, ` +
-      `${totals.dependencyWaits} dependency waits (${(totals.dependencyWaits / totals.transactions).toFixed(3)} per transaction).`,
-  )
-  lines.push(
-    'Execution phase throughput: ' +
-      [...totals.executeMs].map(([t, ms]) => `x${t} ${(Number(totals!.gas) / 1e6 / (ms / 1e3)).toFixed(1)} Mgas/s`).join(', ') +
-      ' (all blocks summed; see bench/ for ratios against baselines).',
-  )
+  lines.push('Mainnet metrics per configuration (all blocks summed):')
+  lines.push('')
+  lines.push('| configuration | re-executions / tx | validation aborts / tx | dependency aborts / tx | dependency waits / tx | hint waits / tx | execute phase Mgas/s | strategies run |')
+  lines.push('|---|---|---|---|---|---|---|---|')
+  for (const [label, t] of totals) {
+    const per = (x: number) => (x / Math.max(1, t.transactions)).toFixed(3)
+    const picks = Object.entries(t.strategies).map(([k, v]) => `${k} ${v}`).join(', ')
+    lines.push(`| ${label} | ${per(t.reexecutions)} | ${per(t.validationAborts)} | ${per(t.dependencyAborts)} | ${per(t.dependencyWaits)} | ${per(t.hintWaits)} | ${(Number(t.gas) / 1e6 / (t.executeMs / 1e3)).toFixed(1)} | ${picks} |`)
+  }
+  lines.push('')
+  lines.push(`(${[...totals.values()][0].transactions} transactions; see bench/ for speed ratios against baselines.)`)
 }
 for (const r of results) for (const n of r.notes) lines.push(`note: ${n}`)
 const failures = results.flatMap((r) => r.failures)

@@ -72,7 +72,7 @@ async function runCase(env: StateTest['env'], pre: StateTest['pre'], fork: strin
   return undefined
 }
 
-export async function runStateTests(executors: Map<number, ParallelExecutor>, filter: string | undefined, log: (s: string) => void): Promise<SuiteResult> {
+export async function runStateTests(executors: Map<string, ParallelExecutor>, filter: string | undefined, log: (s: string) => void): Promise<SuiteResult> {
   const suite = newSuite('state tests')
   const files = stateTestFiles()
   let done = 0
@@ -82,14 +82,14 @@ export async function runStateTests(executors: Map<number, ParallelExecutor>, fi
       if (filter !== undefined && !name.includes(filter)) continue
       for (const [fork, cases] of Object.entries(t.post)) {
         for (const c of cases) {
-          for (const [threads, executor] of executors) {
+          for (const [label, executor] of executors) {
             let failure: string | undefined
             try {
               failure = await runCase(t.env, t.pre, fork, c, executor)
             } catch (e) {
               failure = `harness: ${(e as Error).message}`
             }
-            record(suite, fork, `${name} d${c.indexes.data}g${c.indexes.gas}v${c.indexes.value} x${threads}`, failure)
+            record(suite, fork, `${name} d${c.indexes.data}g${c.indexes.gas}v${c.indexes.value} ${label}`, failure)
           }
         }
       }

@@ -251,6 +251,51 @@ export async function nonceChains(senders: number, perSender: number): Promise<W
   return { name: `nonce-chains-${senders}x${perSender}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
 }
 
+/**
+ * Same-sender chains: `senders` accounts each send `perSender` transfers (in nonce order, the
+ * senders interleaved) to fresh recipients. Chains are independent of each other; within a
+ * chain every transaction depends on the previous one.
+ */
+export async function senderChains(senders: number, perSender: number): Promise<Workload> {
+  const w = world()
+  for (let i = 0; i < senders; i++) w.fund(i)
+  const txs: TypedTransaction[] = []
+  for (let j = 0; j < perSender; j++) {
+    for (let i = 0; i < senders; i++) txs.push(w.tx(i, { to: recipient(i * perSender + j), value: 1000n + BigInt(j), gasLimit: 21_000n }))
+  }
+  return { name: `sender-chains-${senders}x${perSender}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
+}
+
+/**
+ * A block dominated by same-sender chains and ERC-20 transfers: `senders` holders of one
+ * OpenZeppelin token each send `perSender` transactions, alternating token transfers and ETH
+ * transfers to fresh recipients.
+ */
+export async function chainsAndTokens(senders: number, perSender: number): Promise<Workload> {
+  const w = world(Hardfork.Cancun)
+  const deployer = 902
+  w.fund(deployer)
+  const token = w.deploy(deployer, 'Token', 10n ** 30n)
+  const setup: TypedTransaction[] = [token.tx]
+  for (let i = 0; i < senders; i++) {
+    w.fund(i)
+    setup.push(w.tx(deployer, { to: token.address, data: calldata('transfer(address,uint256)', addressOf(privateKey(i)), 10n ** 24n) }))
+  }
+  await w.setup(setup)
+  const txs: TypedTransaction[] = []
+  for (let j = 0; j < perSender; j++) {
+    for (let i = 0; i < senders; i++) {
+      const to = recipient(i * perSender + j)
+      txs.push(
+        j % 2 === 0
+          ? w.tx(i, { to: token.address, data: calldata('transfer(address,uint256)', to, 1000n + BigInt(j)), gasLimit: 100_000n })
+          : w.tx(i, { to, value: 1000n, gasLimit: 21_000n }),
+      )
+    }
+  }
+  return { name: `chains-and-tokens-${senders}x${perSender}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
+}
+
 /** ERC-20 transfers on one OpenZeppelin token: distinct holders, or a few overlapping ones. */
 export async function erc20Transfers(n: number, holders: 'distinct' | 'overlapping', common?: Common): Promise<Workload> {
   const w = world(Hardfork.Cancun, common)

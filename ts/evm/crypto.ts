@@ -130,6 +130,35 @@ export async function recoverSenders(txs: readonly TypedTransaction[], threads: 
   return out
 }
 
+/**
+ * The senders of a block's transactions, recovered natively from their `encodeTxs` encoding:
+ * signing hashes and recoveries all on `threads` native threads. Transactions the native side
+ * leaves alone (unusual shapes, invalid signatures) go through `recoverSender`, so every entry
+ * is exactly what ethereumjs would say: the sender, or the `Error` it would throw.
+ */
+export async function recoverBlockSenders(txs: readonly TypedTransaction[], encoded: Uint8Array, threads: number): Promise<(Sender | Error)[]> {
+  const native = loadNative()
+  const common = txs[0]?.common
+  // One Common for all (the usual case) gives one chain id and one hardfork for the checks.
+  if (native === null || txs.length < 4 || txs.some((tx) => tx.common !== common)) return recoverSenders(txs, threads)
+  const chainId = bigIntToUnpaddedBytes(common!.chainId())
+  const { signers, failed } = await native.recoverPayloadSenders(encoded, chainId, common!.gteHardfork(Hardfork.Homestead), threads)
+  const out: (Sender | Error)[] = new Array(txs.length)
+  for (const i of failed) {
+    try {
+      out[i] = recoverSender(txs[i])
+    } catch (e) {
+      out[i] = e as Error
+    }
+  }
+  for (let i = 0; i < txs.length; i++) {
+    if (out[i] !== undefined) continue
+    const at = signers.byteOffset + i * 84
+    out[i] = { publicKey: new Uint8Array(signers.buffer, at, 64), address: new Address(new Uint8Array(signers.buffer, at + 64, 20)) }
+  }
+  return out
+}
+
 /** Writes a value below 2^256 big-endian into 32 bytes. */
 function putWord(dst: Uint8Array, at: number, value: bigint): void {
   let v = value

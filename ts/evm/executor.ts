@@ -20,7 +20,9 @@ import { ExecutorClosedError, InvalidBlockError, InvalidInputError, NativeError,
 import { loadNative } from '../native.ts'
 import { WorkerPool, siblingModule, type BlockRun, type NativeBlock } from '../pool/pool.ts'
 import { bytesEqual, bytesToBigInt } from './bytes.ts'
-import { keccak256, nativeEcrecover, orderedTrieRoot, recoverSender, recoverSenders } from './crypto.ts'
+import { AdaptiveChooser, checkAdaptive, type Decision } from './adaptive.ts'
+import { ConflictMemory, analyzeBlock, callSignature, shardBySender, type Analysis } from './analysis.ts'
+import { keccak256, nativeEcrecover, orderedTrieRoot, recoverBlockSenders, recoverSender, recoverSenders, type Sender } from './crypto.ts'
 import { decodeOutcome, outcomeOf, receiptOf, runTxResultOf, type TxOutcome } from './outcome.ts'
 import { installJumpAnalysisCache } from './jumpdest.ts'
 import { appendReceipt } from './receipts.ts'
@@ -32,6 +34,8 @@ import { encodeTxs, withSender } from './txs.ts'
 import type {
   BlockchainLike,
   ExecutionMetrics,
+  ExecutorStatistics,
+  FixedStrategy,
   ParallelExecutorOptions,
   ParallelRunBlockResult,
   Phase,
@@ -53,6 +57,10 @@ export class ParallelExecutor implements AsyncDisposable {
   private tail: Promise<unknown> = Promise.resolve()
   private blockchain: BlockchainLike | undefined
   private activeBlock: NativeBlock | undefined
+  /** Conflicts remembered across blocks (hints for the dependency strategy). */
+  private readonly memory = new ConflictMemory()
+  private readonly chooser = new AdaptiveChooser()
+  private readonly totals: ExecutorStatistics = emptyStatistics()
 
   private constructor(
     private readonly common: Common,
@@ -65,7 +73,7 @@ export class ParallelExecutor implements AsyncDisposable {
   static async create(options: ParallelExecutorOptions = {}): Promise<ParallelExecutor> {
     const threads = options.threads ?? availableParallelism()
     if (!Number.isInteger(threads) || threads < 1) throw new InvalidInputError(`threads must be a positive integer, got ${threads}`)
-    const strategy = normalizeStrategy(options.strategy ?? { kind: 'optimistic' })
+    const strategy = normalizeStrategy(options.strategy ?? { kind: 'adaptive' })
     const common = ownCommon(options.common ?? new Common({ chain: Mainnet }))
     await installJumpAnalysisCache()
     const overlay = new OverlayStateManager(keccak256)
@@ -79,7 +87,9 @@ export class ParallelExecutor implements AsyncDisposable {
     }
     const vm = await createVM({ common, stateManager: overlay, blockchain: blockchain as never })
     executor = new ParallelExecutor(common, threads, strategy, overlay, vm)
-    if (strategy.kind !== 'sequential' && loadNative() !== null) void executor.workers().catch(() => undefined)
+    // Start the workers now, unless this executor will only ever run sequentially.
+    const parallelLater = strategy.kind !== 'sequential' && !(strategy.kind === 'adaptive' && threads < 2)
+    if (parallelLater && loadNative() !== null) void executor.workers().catch(() => undefined)
     return executor
   }
 
@@ -112,7 +122,7 @@ export class ParallelExecutor implements AsyncDisposable {
   private async run(opts: RunBlockOptions): Promise<ParallelRunBlockResult> {
     if (this.closing !== undefined) throw new ExecutorClosedError()
     const started = performance.now()
-    const timings: ExecutionMetrics['timings'] = { validate: 0, 'pre-steps': 0, execute: 0, 'post-steps': 0, assemble: 0, commit: 0, total: 0 }
+    const timings: ExecutionMetrics['timings'] = { validate: 0, 'pre-steps': 0, analyze: 0, execute: 0, 'post-steps': 0, assemble: 0, commit: 0, total: 0 }
     let phaseStart = started
     const phase = (p: Phase, extra?: { done?: number; total?: number }) => {
       const now = performance.now()
@@ -155,30 +165,37 @@ export class ParallelExecutor implements AsyncDisposable {
     }
     const roots: Uint8Array[] | undefined = preByzantium && opts.stateManager !== undefined ? [] : undefined
 
+    // Plan: recover every sender natively up front, analyse the block where the strategy
+    // needs it, and settle on a fixed strategy.
+    const txs = block.transactions
+    const plan = await this.plan(strategy, txs, roots !== undefined)
+    phase('analyze')
+
     let outcomes: TxOutcome[]
     let metrics: Omit<ExecutionMetrics, 'timings'>
-    const parallel = strategy.kind !== 'sequential' && loadNative() !== null && block.transactions.length > 0 && roots === undefined
     if (roots !== undefined) {
       const sm = opts.stateManager!
       await sm.checkpoint()
       try {
         this.overlay.startTracking()
-        outcomes = await this.executeSequential(opts, () => {}, async () => {
+        outcomes = await this.executeSequential(opts, plan.senders, () => {}, async () => {
           await this.overlay.applyChangesSince(sm)
           roots.push(await sm.getStateRoot())
         })
       } finally {
         await sm.revert()
       }
-      metrics = sequentialMetrics(block.transactions.length)
-    } else if (parallel) {
-      const r = await this.executeParallel(opts, strategy, source)
+      metrics = sequentialMetrics(outcomes.length, failures(outcomes))
+    } else if (plan.strategy.kind !== 'sequential') {
+      const r = await this.executeParallel(opts, plan, source)
       outcomes = r.outcomes
       metrics = r.metrics
     } else {
-      outcomes = await this.executeSequential(opts, (done) => opts.onProgress?.({ phase: 'execute', elapsedMs: performance.now() - started, done, total: block.transactions.length }))
-      metrics = sequentialMetrics(block.transactions.length)
+      outcomes = await this.executeSequential(opts, plan.senders, (done) => opts.onProgress?.({ phase: 'execute', elapsedMs: performance.now() - started, done, total: block.transactions.length }))
+      metrics = sequentialMetrics(outcomes.length, failures(outcomes))
     }
+    if (plan.decision !== undefined) metrics.decision = plan.decision
+    if (plan.analysis !== undefined) metrics.profile = plan.analysis.profile
     phase('execute')
 
     const post = blockSteps ? await postTransactionSteps(this.vm, block, outcomes) : {}
@@ -195,6 +212,8 @@ export class ParallelExecutor implements AsyncDisposable {
     }
     phase('commit')
     timings.total = performance.now() - started
+    const fullMetrics: ExecutionMetrics = { ...metrics, timings }
+    this.account(fullMetrics, assembled.gasUsed, strategy)
     return {
       ...assembled,
       stateRoot,
@@ -202,8 +221,79 @@ export class ParallelExecutor implements AsyncDisposable {
       requests: post.requests,
       requestsHash: post.requestsHash,
       stateDiff,
-      metrics: { ...metrics, timings },
+      metrics: fullMetrics,
     }
+  }
+
+  /**
+   * Settles how a block runs: recovers the senders (natively, all at once), analyses the
+   * block for the strategies that use it, and resolves `adaptive` to a fixed strategy.
+   */
+  private async plan(requested: Strategy, txs: readonly TypedTransaction[], mustRunSequentially: boolean): Promise<Plan> {
+    const native = loadNative() !== null
+    if (txs.length === 0) return { strategy: { kind: 'sequential' } }
+    if (!native || mustRunSequentially) {
+      const why = !native ? 'the native addon is not loaded' : 'pre-Byzantium receipts need the state root after each transaction'
+      const decision = requested.kind === 'sequential' ? undefined : { requested: requested.kind, reason: `sequential: ${why}` }
+      return { strategy: { kind: 'sequential' }, decision }
+    }
+    const encoded = encodeTxs(txs as TypedTransaction[])
+    const senders = await recoverBlockSenders(txs, encoded, this.threads)
+    if (requested.kind === 'sequential' || requested.kind === 'optimistic') return { strategy: requested, senders, encoded }
+    const addresses = senders.map((s, i) => (s instanceof Error ? placeholderSender(i) : s.address.bytes))
+    const remember = requested.kind !== 'dependency' || requested.remember !== false
+    const analysis = analyzeBlock(txs, addresses, remember ? this.memory : undefined)
+    let strategy: FixedStrategy
+    let decision: ExecutionMetrics['decision']
+    if (requested.kind === 'adaptive') {
+      const d: Decision = this.chooser.decide(requested, analysis.profile, this.threads)
+      strategy = normalizeStrategy(d.strategy) as FixedStrategy
+      decision = { requested: 'adaptive', policy: d.policy, reason: d.reason }
+    } else {
+      strategy = requested
+    }
+    let shards: Plan['shards']
+    if (strategy.kind === 'sharded') {
+      const s = shardBySender(txs, addresses, strategy.shards ?? this.threads)
+      if (s.used < 2) {
+        decision = { requested: requested.kind, ...(decision?.policy !== undefined ? { policy: decision.policy } : {}), reason: `${decision?.reason !== undefined ? `${decision.reason}; ` : ''}sharded: every transaction falls into one sender shard, so the block runs sequentially` }
+        strategy = { kind: 'sequential' }
+      } else {
+        shards = { shardOf: s.shardOf, count: strategy.shards ?? this.threads, loads: s.loads }
+      }
+    }
+    return { strategy, decision, senders, encoded, analysis, shards }
+  }
+
+  /** Adds a block's metrics to the executor's totals; feeds the performance policy. */
+  private account(m: ExecutionMetrics, gasUsed: bigint, requested: Strategy): void {
+    const t = this.totals
+    t.blocks++
+    t.transactions += m.transactions
+    t.successful += m.successful
+    t.failed += m.failed
+    t.executions += m.executions
+    t.reexecutions += m.reexecutions
+    t.validations += m.validations
+    t.validationAborts += m.validationAborts
+    t.dependencyAborts += m.dependencyAborts
+    t.dependencyWaits += m.dependencyWaits
+    t.hintWaits += m.hintWaits
+    t.conflictRate = t.executions === 0 ? 0 : (t.validationAborts + t.dependencyAborts) / t.executions
+    t.peakConcurrency = Math.max(t.peakConcurrency, m.peakConcurrency)
+    if (m.fallbackReason !== undefined) t.fallbacks++
+    if (m.serialFrom !== undefined) t.serialSwitches++
+    t.strategies[m.strategy] = (t.strategies[m.strategy] ?? 0) + 1
+    for (const k of Object.keys(t.timings) as (keyof ExecutionMetrics['timings'])[]) t.timings[k] += m.timings[k]
+    if (requested.kind === 'adaptive' && m.transactions > 0 && m.fallbackReason === undefined) {
+      const window = typeof requested.policy === 'object' && requested.policy.kind === 'performance' ? (requested.policy.window ?? 5) : 5
+      this.chooser.record(m.strategy, Number(gasUsed) / 1e6 / (m.timings.total / 1e3), window)
+    }
+  }
+
+  /** Totals over every block this executor ran, and what it remembers across blocks. */
+  statistics(): ExecutorStatistics {
+    return { ...this.totals, strategies: { ...this.totals.strategies }, timings: { ...this.totals.timings }, hotSignatures: this.memory.hotSignatures }
   }
 
   private checkInput(opts: RunBlockOptions): BaseSource {
@@ -252,6 +342,7 @@ export class ParallelExecutor implements AsyncDisposable {
 
   private async executeSequential(
     opts: RunBlockOptions,
+    given: (Sender | Error)[] | undefined,
     progress: (done: number) => void,
     afterTx?: () => Promise<void>,
   ): Promise<TxOutcome[]> {
@@ -260,7 +351,7 @@ export class ParallelExecutor implements AsyncDisposable {
     let gasUsed = 0n
     const txs = block.transactions
     // Senders first, all at once on native threads: recovery does not depend on state.
-    const senders = await recoverSenders(txs, this.threads)
+    const senders = given ?? (await recoverSenders(txs, this.threads))
     for (let i = 0; i < txs.length; i++) {
       const tx = txs[i]
       if (block.header.gasLimit < tx.gasLimit + gasUsed) throw new InvalidBlockError('tx has a higher gas limit than the block', i)
@@ -289,47 +380,57 @@ export class ParallelExecutor implements AsyncDisposable {
 
   private async executeParallel(
     opts: RunBlockOptions,
-    strategy: Extract<Strategy, { kind: 'optimistic' }>,
+    plan: Plan,
     source: BaseSource,
   ): Promise<{ outcomes: TxOutcome[]; metrics: Omit<ExecutionMetrics, 'timings'> }> {
     const { block } = opts
+    const strategy = plan.strategy as Exclude<FixedStrategy, { kind: 'sequential' }>
     const pool = await this.workers()
+    const n = block.transactions.length
     const payload: EvmBlockPayload = {
       header: block.header.serialize(),
       hardfork: this.common.hardfork(),
-      txs: encodeTxs(block.transactions),
+      txs: plan.encoded ?? encodeTxs(block.transactions),
       miner: (block.common.consensusType() === ConsensusType.ProofOfAuthority ? cliqueSigner(block.header) : block.header.coinbase).bytes,
       skipBalance: opts.skipBalance,
       skipNonce: opts.skipNonce,
       skipHardForkValidation: opts.skipHardForkValidation,
       blockchain: opts.blockchain !== undefined,
+      senders: plan.senders !== undefined ? packSenders(plan.senders) : undefined,
     }
     let run: BlockRun
     try {
       run = await pool.run({
-        txCount: block.transactions.length,
+        txCount: n,
         mode: 'parallel',
         payload,
         completeBase: source.complete,
         maxReexecutions: strategy.maxReexecutions,
+        hints: strategy.kind === 'dependency' ? plan.analysis?.hints : undefined,
+        shards: strategy.kind === 'sharded' && plan.shards !== undefined ? { shardOf: plan.shards.shardOf, count: plan.shards.count } : undefined,
         prepare: (nb) => {
           this.activeBlock = nb
           this.loadBase(nb, source)
         },
         serve: (req, nb) => this.serve(req as EvmRequest, nb),
       })
+    } catch (e) {
+      // A plan the engine refuses is our bug: never a wrong answer, run the block sequentially.
+      if (!(e instanceof Error) || !e.message.startsWith('invalid plan:')) throw e
+      const outcomes = await this.executeSequential(opts, plan.senders, () => {})
+      return { outcomes, metrics: { ...sequentialMetrics(outcomes.length, failures(outcomes)), fallbackReason: `engine: ${e.message}` } }
     } finally {
       this.activeBlock = undefined
     }
     if (run.haltReason !== undefined) {
       if (!run.haltReason.startsWith('engine:')) throw new WorkerError(`parallel run halted: ${run.haltReason}`)
       // A broken engine invariant: never a wrong answer, run the block again sequentially.
-      const outcomes = await this.executeSequential(opts, () => {})
-      return { outcomes, metrics: { ...sequentialMetrics(outcomes.length), fallbackReason: run.haltReason } }
+      const outcomes = await this.executeSequential(opts, plan.senders, () => {})
+      return { outcomes, metrics: { ...sequentialMetrics(outcomes.length, failures(outcomes)), fallbackReason: run.haltReason } }
     }
     const outcomes: TxOutcome[] = []
     let gasUsed = 0n
-    for (let i = 0; i < block.transactions.length; i++) {
+    for (let i = 0; i < n; i++) {
       if (block.header.gasLimit < block.transactions[i].gasLimit + gasUsed) {
         throw new InvalidBlockError('tx has a higher gas limit than the block', i)
       }
@@ -341,19 +442,29 @@ export class ParallelExecutor implements AsyncDisposable {
       gasUsed += outcome.blockGasSpent
     }
     await this.overlay.applyNative(decodeSnapshot(run.snapshot!), run.code)
+    // Remember which call signatures conflicted, for the dependency strategy's next blocks.
+    if (run.graph !== undefined) this.memory.learn(plan.analysis?.signatures ?? block.transactions.map(callSignature), run.graph)
     const s = run.stats
+    const failed = failures(outcomes)
     return {
       outcomes,
       metrics: {
-        strategy: 'optimistic',
+        strategy: strategy.kind,
         threads: pool.size,
-        transactions: outcomes.length,
+        transactions: n,
+        successful: n - failed,
+        failed,
         executions: s.executions,
         reexecutions: s.reexecutions,
         validations: s.validations,
         validationAborts: s.validationAborts,
+        dependencyAborts: s.dependencyAborts,
+        conflictRate: s.executions === 0 ? 0 : (s.validationAborts + s.dependencyAborts) / s.executions,
         dependencyWaits: s.dependencyWaits,
+        hintWaits: s.hintWaits,
         peakConcurrency: s.peakConcurrency,
+        ...(s.serialFrom !== undefined && s.serialFrom !== null ? { serialFrom: s.serialFrom } : {}),
+        ...(plan.shards !== undefined && strategy.kind === 'sharded' ? { shards: { count: plan.shards.count, loads: plan.shards.loads } } : {}),
         dependencies: criticalPath(run, pool.size),
         workers: { wallMs: run.wallMs, busyMs: run.busyMs, heapUsedBytes: run.heapUsedBytes, nativeBytes: run.nativeBytes },
       },
@@ -508,13 +619,13 @@ export class ParallelExecutor implements AsyncDisposable {
     const stateRoot = opts.stateManager !== undefined && opts.commit !== false ? await this.commit(opts, block) : undefined
     timings.commit = performance.now() - t
     timings.total = performance.now() - started
-    return {
-      ...r,
-      stateRoot,
-      senders: txs.map((tx) => tx.getSenderAddress()),
-      stateDiff,
-      metrics: { ...sequentialMetrics(txs.length), timings },
+    const metrics: ExecutionMetrics = {
+      ...sequentialMetrics(txs.length, r.results.filter((x) => x.execResult.exceptionError !== undefined).length),
+      decision: { requested: (opts.strategy ?? this.strategy).kind, reason: 'sequential: this block needs ethereumjs runBlock (its rules are not modelled by the parallel path)' },
+      timings,
     }
+    this.account(metrics, r.gasUsed, { kind: 'sequential' })
+    return { ...r, stateRoot, senders: txs.map((tx) => tx.getSenderAddress()), stateDiff, metrics }
   }
 
   /**
@@ -558,16 +669,85 @@ function ownCommon(c: Common): Common {
 
 function normalizeStrategy(s: Strategy): Strategy {
   if (s === null || typeof s !== 'object') throw new InvalidInputError('strategy must be an object like { kind: "optimistic" }')
+  const limit = (x: { maxReexecutions?: number }) => {
+    if (x.maxReexecutions !== undefined && (!Number.isInteger(x.maxReexecutions) || x.maxReexecutions < 0)) {
+      throw new InvalidInputError(`maxReexecutions must be a non-negative integer, got ${x.maxReexecutions}`)
+    }
+  }
   switch (s.kind) {
     case 'sequential':
       return s
     case 'optimistic':
-      if (s.maxReexecutions !== undefined && (!Number.isInteger(s.maxReexecutions) || s.maxReexecutions < 0)) {
-        throw new InvalidInputError(`maxReexecutions must be a non-negative integer, got ${s.maxReexecutions}`)
-      }
+    case 'dependency':
+      limit(s)
+      return s
+    case 'sharded':
+      limit(s)
+      if (s.shards !== undefined && (!Number.isInteger(s.shards) || s.shards < 1)) throw new InvalidInputError(`shards must be a positive integer, got ${s.shards}`)
+      return s
+    case 'adaptive':
+      checkAdaptive(s)
+      for (const c of s.candidates ?? []) normalizeStrategy(c)
       return s
     default:
       throw new InvalidInputError(`unknown strategy ${JSON.stringify((s as { kind?: unknown }).kind)}`)
+  }
+}
+
+/** How one block runs, settled before execution (`ParallelExecutor.plan`). */
+interface Plan {
+  strategy: FixedStrategy
+  decision?: ExecutionMetrics['decision']
+  /** Every transaction's sender (or the error recovering it would throw). */
+  senders?: (Sender | Error)[]
+  /** The transactions as `encodeTxs` wrote them. */
+  encoded?: Uint8Array
+  analysis?: Analysis
+  shards?: { shardOf: Uint32Array; count: number; loads: number[] }
+}
+
+/** A stand-in sender for a transaction whose signature is invalid (the block will fail). */
+function placeholderSender(i: number): Uint8Array {
+  const a = new Uint8Array(20)
+  new DataView(a.buffer).setUint32(16, i)
+  a[0] = 0xff
+  return a
+}
+
+/** Senders for the workers: 84 bytes each (public key, address) and which are known. */
+function packSenders(senders: (Sender | Error)[]): EvmBlockPayload['senders'] {
+  const keys = new Uint8Array(senders.length * 84)
+  const known = new Uint8Array(senders.length)
+  for (let i = 0; i < senders.length; i++) {
+    const s = senders[i]
+    if (s instanceof Error) continue
+    keys.set(s.publicKey, i * 84)
+    keys.set(s.address.bytes, i * 84 + 64)
+    known[i] = 1
+  }
+  return { keys, known }
+}
+
+function emptyStatistics(): ExecutorStatistics {
+  return {
+    blocks: 0,
+    transactions: 0,
+    successful: 0,
+    failed: 0,
+    executions: 0,
+    reexecutions: 0,
+    validations: 0,
+    validationAborts: 0,
+    dependencyAborts: 0,
+    dependencyWaits: 0,
+    hintWaits: 0,
+    conflictRate: 0,
+    peakConcurrency: 0,
+    fallbacks: 0,
+    serialSwitches: 0,
+    strategies: {},
+    hotSignatures: 0,
+    timings: { validate: 0, 'pre-steps': 0, analyze: 0, execute: 0, 'post-steps': 0, assemble: 0, commit: 0, total: 0 },
   }
 }
 
@@ -595,17 +775,27 @@ function criticalPath(run: BlockRun, threads: number): ExecutionMetrics['depende
   }
 }
 
-function sequentialMetrics(transactions: number): Omit<ExecutionMetrics, 'timings'> {
+/** Transactions whose execution failed (receipt status 0). */
+function failures(outcomes: TxOutcome[]): number {
+  return outcomes.reduce((a, o) => a + (o.error !== undefined ? 1 : 0), 0)
+}
+
+function sequentialMetrics(n: number, failed: number): Omit<ExecutionMetrics, 'timings'> {
   return {
     strategy: 'sequential',
     threads: 0,
-    transactions,
-    executions: transactions,
+    transactions: n,
+    successful: n - failed,
+    failed,
+    executions: n,
     reexecutions: 0,
     validations: 0,
     validationAborts: 0,
+    dependencyAborts: 0,
+    conflictRate: 0,
     dependencyWaits: 0,
-    peakConcurrency: transactions > 0 ? 1 : 0,
+    hintWaits: 0,
+    peakConcurrency: n > 0 ? 1 : 0,
   }
 }
 

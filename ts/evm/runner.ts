@@ -6,6 +6,7 @@ import { createBlockHeaderFromRLP, Block } from '@ethereumjs/block'
 import { Common, type ChainConfig } from '@ethereumjs/common'
 import { paramsTx, type TypedTransaction } from '@ethereumjs/tx'
 import type { EVM } from '@ethereumjs/evm'
+import { Address } from '@ethereumjs/util'
 import { runTx, createVM, type VM } from '@ethereumjs/vm'
 
 import { loadNative } from '../native.ts'
@@ -39,6 +40,11 @@ export interface EvmBlockPayload {
   skipHardForkValidation?: boolean
   /** Whether BLOCKHASH asks the main thread (the caller gave a blockchain). */
   blockchain: boolean
+  /**
+   * Senders recovered before the block (84 bytes each: public key, then address), and per
+   * transaction 1 where that entry is valid. A worker recovers the others itself.
+   */
+  senders?: { keys: Uint8Array; known: Uint8Array }
 }
 
 /** Requests a worker sends to the main thread. */
@@ -123,7 +129,7 @@ export async function createRunner(options: EvmRunnerOptions, services: WorkerSe
     let tx = txs[i]
     if (tx === undefined) {
       const rebuilt = reader!.tx(i, common)
-      const sender = (senders[i] ??= recoverSender(rebuilt))
+      const sender = (senders[i] ??= knownSender(i) ?? recoverSender(rebuilt))
       tx = Object.defineProperties(rebuilt, {
         getSenderAddress: { value: () => sender.address },
         getSenderPublicKey: { value: () => sender.publicKey },
@@ -131,6 +137,13 @@ export async function createRunner(options: EvmRunnerOptions, services: WorkerSe
       txs[i] = tx
     }
     return tx
+  }
+
+  const knownSender = (i: number): Sender | undefined => {
+    const given = payload?.senders
+    if (given === undefined || given.known[i] !== 1) return undefined
+    const key = given.keys.subarray(i * 84, i * 84 + 64)
+    return { publicKey: key, address: new Address(given.keys.subarray(i * 84 + 64, i * 84 + 84)) }
   }
 
   return {

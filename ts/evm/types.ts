@@ -4,25 +4,101 @@ import type { Common, StateManagerInterface } from '@ethereumjs/common'
 import type { Address } from '@ethereumjs/util'
 import type { RunBlockResult } from '@ethereumjs/vm'
 
+import type { BlockProfile } from './analysis.ts'
 import type { StateDiff } from './state/overlay.ts'
 import type { Bytecodes, Prestate } from './state/sources.ts'
 
 /**
  * How transactions are scheduled. Every strategy returns exactly what sequential execution
- * returns; they differ only in speed.
+ * returns; they differ only in speed. All parallel strategies run on the same engine (the
+ * multi-version memory and Block-STM validation), so a strategy's predictions can cost time
+ * but never change a result.
  */
-export type Strategy =
+export type Strategy = FixedStrategy | AdaptiveStrategy
+
+/** The strategies that schedule a block themselves (everything but `adaptive`). */
+export type FixedStrategy =
   /** In block order, on the calling thread. */
   | { kind: 'sequential' }
   /** Block-STM: optimistic execution on all workers, validation, re-execution on conflict. */
   | {
       kind: 'optimistic'
       /**
-       * Re-executions of one transaction after which the block is executed sequentially.
+       * Retry policy: re-executions of one transaction after which the rest of the block runs
+       * in order (one transaction at a time, keeping the work already done).
        * @default undefined (no limit)
        */
       maxReexecutions?: number
     }
+  /**
+   * A static pre-analysis predicts each transaction's dependencies (same sender, transfers'
+   * accounts, EIP-2930 access lists, known ERC-20 calls, conflicts remembered from earlier
+   * blocks), and a transaction starts only once its predicted predecessors have executed.
+   * Mispredictions are caught by validation.
+   */
+  | {
+      kind: 'dependency'
+      /** @see optimistic's `maxReexecutions` */
+      maxReexecutions?: number
+      /**
+       * Use conflicts remembered from earlier blocks (see `ExecutorStatistics.hotSignatures`).
+       * @default true
+       */
+      remember?: boolean
+    }
+  /**
+   * Transactions partitioned by sender affinity into shards; each shard's transactions run in
+   * block order on one worker. Cross-shard conflicts are caught by validation. A block whose
+   * transactions all fall into one shard runs sequentially (no parallelism to gain).
+   */
+  | {
+      kind: 'sharded'
+      /** @default the number of worker threads */
+      shards?: number
+      /** @see optimistic's `maxReexecutions` */
+      maxReexecutions?: number
+    }
+
+/** Picks one of `candidates` per block, by a policy; the result reports the pick and why. */
+export interface AdaptiveStrategy {
+  kind: 'adaptive'
+  /** @default 'characteristics' */
+  policy?: AdaptivePolicy
+  /**
+   * The strategies to pick from, with their options.
+   * @default sequential, optimistic, dependency and sharded with default options
+   */
+  candidates?: FixedStrategy[]
+}
+
+export type AdaptivePolicy =
+  | 'characteristics'
+  | 'load'
+  | 'performance'
+  /**
+   * By the block's shape: small blocks and blocks predicted to be one long chain run
+   * sequentially; blocks with predicted dependencies (shared senders, known token calls,
+   * remembered conflicts) use `dependency`; the rest `optimistic`.
+   */
+  | {
+      kind: 'characteristics'
+      /** Fewer transactions run sequentially. @default 16 */
+      minTransactions?: number
+      /** Predicted parallelism below this runs sequentially. @default 1.3 */
+      minParallelism?: number
+    }
+  /** By transaction count: below `low` sequential, from `high` on optimistic, dependency between. */
+  | { kind: 'load'; low?: number; high?: number }
+  /**
+   * By measured throughput: each candidate's gas per second over its last `window` blocks;
+   * the best is picked, and every `explore` blocks the least recently measured one is tried.
+   */
+  | { kind: 'performance'; window?: number; explore?: number }
+  /** Your own: return a candidate (or its kind) for the block. */
+  | ((block: BlockProfile, history: PerformanceHistory) => FixedStrategy | FixedStrategy['kind'])
+
+/** Measured throughput per strategy kind (the performance policy's window). */
+export type PerformanceHistory = Readonly<Partial<Record<FixedStrategy['kind'], readonly number[]>>>
 
 export type StrategyKind = Strategy['kind']
 
@@ -37,7 +113,7 @@ export interface ParallelExecutorOptions {
    * @default os.availableParallelism()
    */
   threads?: number
-  /** @default { kind: 'optimistic' } */
+  /** @default { kind: 'adaptive' } (the characteristics policy) */
   strategy?: Strategy
 }
 
@@ -47,7 +123,7 @@ export interface BlockchainLike {
   validateHeader?(header: BlockHeader, height?: bigint): Promise<void>
 }
 
-export type Phase = 'validate' | 'pre-steps' | 'execute' | 'post-steps' | 'assemble' | 'commit'
+export type Phase = 'validate' | 'pre-steps' | 'analyze' | 'execute' | 'post-steps' | 'assemble' | 'commit'
 
 export interface ProgressEvent {
   phase: Phase
@@ -105,19 +181,45 @@ export interface RunBlockOptions {
 }
 
 export interface ExecutionMetrics {
-  /** The strategy that produced the result. */
-  strategy: StrategyKind
+  /** The strategy that executed the block. */
+  strategy: FixedStrategy['kind']
+  /** How it was chosen, when that was not simply the strategy asked for. */
+  decision?: {
+    requested: StrategyKind
+    /** The adaptive policy that decided (absent for a fixed strategy's own decision). */
+    policy?: string
+    reason: string
+  }
   /** Worker threads that executed transactions (0 when the calling thread did). */
   threads: number
   /** Why a parallel run was redone sequentially, if it was. */
   fallbackReason?: string
+  /** Transactions executed (all of the block's). */
   transactions: number
+  /** Transactions that succeeded / failed (reverted, ran out of gas, ...). */
+  successful: number
+  failed: number
+  /** Incarnations started: first executions and re-executions. */
   executions: number
   reexecutions: number
   validations: number
+  /** Aborts by cause: a validation found a stale read / a read met an unfinished write. */
   validationAborts: number
+  dependencyAborts: number
+  /** Aborted executions / executions. */
+  conflictRate: number
+  /** Reads that met an unfinished write of a lower transaction and waited for it. */
   dependencyWaits: number
+  /** First executions held back until predicted predecessors had executed (`dependency`). */
+  hintWaits: number
+  /** Most executions running at the same time. */
   peakConcurrency: number
+  /** Retry policy: the transaction whose re-executions switched the rest of the block to in-order execution. */
+  serialFrom?: number
+  /** The static pre-analysis of the block (adaptive, dependency and sharded strategies). */
+  profile?: BlockProfile
+  /** Sharded runs: gas limit per shard. */
+  shards?: { count: number; loads: number[] }
   /**
    * Parallel runs only: the block's actual dependency graph (committed reads and the writes
    * they observed), weighted by each transaction's execution time on the workers.
@@ -138,6 +240,35 @@ export interface ExecutionMetrics {
    */
   workers?: { wallMs: number; busyMs: number[]; heapUsedBytes: number[]; nativeBytes: number }
   /** Wall time per phase, milliseconds. */
+  timings: Record<Phase | 'total', number>
+}
+
+/** Totals over every block an executor ran (`ParallelExecutor.statistics()`). */
+export interface ExecutorStatistics {
+  blocks: number
+  transactions: number
+  successful: number
+  failed: number
+  executions: number
+  reexecutions: number
+  validations: number
+  validationAborts: number
+  dependencyAborts: number
+  dependencyWaits: number
+  hintWaits: number
+  /** Aborted executions / executions, over all blocks. */
+  conflictRate: number
+  /** Highest peak concurrency of any block. */
+  peakConcurrency: number
+  /** Blocks whose parallel run was redone sequentially. */
+  fallbacks: number
+  /** Blocks where the retry policy switched to in-order execution. */
+  serialSwitches: number
+  /** Blocks executed by each strategy. */
+  strategies: Partial<Record<FixedStrategy['kind'], number>>
+  /** Call signatures currently remembered as conflicting. */
+  hotSignatures: number
+  /** Summed wall time per phase, milliseconds. */
   timings: Record<Phase | 'total', number>
 }
 

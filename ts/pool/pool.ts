@@ -39,7 +39,15 @@ export interface BlockRequest {
   payload: unknown
   /** Whether unlisted base locations are absent (true) or must be loaded on demand. */
   completeBase: boolean
+  /** Retry policy: re-executions of one transaction after which the rest runs in order. */
   maxReexecutions?: number
+  /**
+   * Parallel mode: predicted dependencies; transaction `i` waits for
+   * `preds[offsets[i]..offsets[i + 1]]` (all lower) before its first execution.
+   */
+  hints?: { offsets: Uint32Array; preds: Uint32Array }
+  /** Parallel mode: the shard of each transaction; shard `s` runs on worker `s % workers`. */
+  shards?: { shardOf: Uint32Array; count: number }
   /** Loads base state into the native block before the workers start. */
   prepare?(block: NativeBlock): void
   /**
@@ -160,15 +168,17 @@ export class WorkerPool {
     for (let i = 0; i < this.slots.length; i++) {
       if (!this.slots[i].alive) this.slots[i] = await this.spawn()
     }
+    const count = req.mode === 'sequential' ? 1 : Math.max(1, Math.min(req.workers ?? this.slots.length, this.slots.length))
     const block = new this.native.NativeBlock(req.txCount, {
       mode: req.mode,
       completeBase: req.completeBase,
       maxReexecutions: req.maxReexecutions,
+      hints: req.hints,
+      shards: req.shards !== undefined ? { shardOf: req.shards.shardOf, count: req.shards.count, workers: count } : undefined,
     })
     this.activeBlock = block
     try {
       req.prepare?.(block)
-      const count = req.mode === 'sequential' ? 1 : Math.max(1, Math.min(req.workers ?? this.slots.length, this.slots.length))
       const participants = this.slots.slice(0, count)
       // Serialized once, shared by every worker (not cloned once per worker).
       const serialized = serialize(req.payload)
@@ -178,7 +188,7 @@ export class WorkerPool {
       const started = performance.now()
       const settled = await Promise.allSettled(
         participants.map(
-          (slot) =>
+          (slot, worker) =>
             new Promise<Extract<FromWorker, { type: 'block-done' }>>((resolve, reject) => {
               slot.onExit = (code) => {
                 block.halt('a worker died')
@@ -188,7 +198,7 @@ export class WorkerPool {
                 if (m.type === 'block-done' && m.blockId === block.id) resolve(m)
                 else if (m.type === 'request' && m.blockId === block.id) this.serve(slot, m, block, req, answers)
               }
-              const msg: ToWorker = { type: 'block', blockId: block.id, payload }
+              const msg: ToWorker = { type: 'block', blockId: block.id, worker, payload }
               slot.worker.postMessage(msg)
             }),
         ),

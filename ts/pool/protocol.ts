@@ -25,8 +25,11 @@ export interface PackedOutcomes {
 }
 
 export type ToWorker =
-  /** `payload` is the v8 serialization of the block's payload, shared by all workers. */
-  | { type: 'block'; blockId: number; payload: SharedArrayBuffer }
+  /**
+   * `payload` is the v8 serialization of the block's payload, shared by all workers;
+   * `worker` is this worker's number in the block (it picks its shards).
+   */
+  | { type: 'block'; blockId: number; worker: number; payload: SharedArrayBuffer }
   | { type: 'reply'; requestId: number; value?: unknown; error?: SerializedError }
   | { type: 'close' }
 

@@ -73,7 +73,7 @@ function pack(outcomes: Outcome[]): { packed: PackedOutcomes; transfer: ArrayBuf
   }
 }
 
-async function runBlock(runner: TxRunner, blockId: number, shared: SharedArrayBuffer): Promise<void> {
+async function runBlock(runner: TxRunner, blockId: number, worker: number, shared: SharedArrayBuffer): Promise<void> {
   const native = loadNative()
   const started = performance.now()
   const latest = new Map<number, Outcome>()
@@ -82,7 +82,7 @@ async function runBlock(runner: TxRunner, blockId: number, shared: SharedArrayBu
   let handle: InstanceType<NonNullable<typeof native>['NativeWorker']> | undefined
   try {
     if (native === null) throw new Error('the native addon is not available in this worker')
-    handle = new native.NativeWorker(blockId)
+    handle = new native.NativeWorker(blockId, worker)
     const view = new NativeView(handle)
     await runner.beginBlock(deserialize(new Uint8Array(shared)))
     let code = handle.next()
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
       case 'block':
-        queue = queue.then(() => runBlock(runner, m.blockId, m.payload))
+        queue = queue.then(() => runBlock(runner, m.blockId, m.worker, m.payload))
         break
       case 'reply': {
         const p = pending.get(m.requestId)

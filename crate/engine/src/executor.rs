@@ -7,6 +7,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::mv_memory::{BaseState, FinalValue};
+use crate::plan::Plan;
 use crate::run::{Fallback, ParallelRun, ReadError, Run, SequentialRun, Step, WorkerCtx};
 use crate::stats::RunStats;
 use crate::types::*;
@@ -63,8 +64,8 @@ pub struct BlockOutput<O> {
 }
 
 /// Drives `run` on the calling thread until it is done or halted.
-fn drive<V: Vm>(run: &dyn Run, vm: &V, outputs: &[Mutex<Option<V::Output>>]) {
-    let mut w = WorkerCtx::default();
+fn drive<V: Vm>(run: &dyn Run, vm: &V, outputs: &[Mutex<Option<V::Output>>], worker: usize) {
+    let mut w = WorkerCtx::new(worker);
     loop {
         let version = match run.next(&mut w) {
             Step::Execute(v) => v,
@@ -112,16 +113,18 @@ pub fn execute_sequential<V: Vm>(
 ) -> Result<BlockOutput<V::Output>, Fallback> {
     let run = SequentialRun::new(block_size, base);
     let outputs: Vec<_> = (0..block_size).map(|_| Mutex::new(None)).collect();
-    drive(&run, vm, &outputs);
+    drive(&run, vm, &outputs, 0);
     collect(&run, outputs)
 }
 
 /// Options of a parallel execution.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ParallelOptions {
     pub threads: usize,
-    /// Re-executions of one transaction after which the block falls back to sequential.
+    /// Re-executions of one transaction after which the rest of the block runs in order.
     pub max_reexecutions: Option<u32>,
+    /// How executions are handed out (default: plain Block-STM).
+    pub plan: Plan,
 }
 
 /// Executes the block with Block-STM on `threads` native threads. If the parallel run halts,
@@ -132,14 +135,15 @@ pub fn execute_parallel<V: Vm>(
     base: Arc<dyn BaseState + Send>,
     opts: &ParallelOptions,
 ) -> Result<BlockOutput<V::Output>, Fallback> {
-    let run = ParallelRun::new(block_size, base.clone(), opts.max_reexecutions);
+    let run = ParallelRun::with_plan(block_size, base.clone(), opts.plan.clone(), opts.max_reexecutions)?;
     let outputs: Vec<_> = (0..block_size).map(|_| Mutex::new(None)).collect();
     let threads = opts.threads.max(1);
     let panicked = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drive(&run, vm, &outputs)));
+            .map(|worker| {
+                let (run, outputs) = (&run, &outputs);
+                s.spawn(move || {
+                    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drive(run, vm, outputs, worker)));
                     if caught.is_err() {
                         // Let the other threads stop instead of waiting for this one's work.
                         run.halt(Fallback::Vm("a VM thread panicked".into()));

@@ -8,7 +8,7 @@
 //! Two implementations: `ParallelRun` (Block-STM) and `SequentialRun` (transactions in block
 //! order on one worker; the reference every parallel result is compared with).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::mv_memory::{BaseState, FinalValue, MemoryError, MvMemory, ReadResult};
+use crate::plan::{Plan, PlanError};
 use crate::scheduler::{Backoff, InvariantError, Scheduler, Task};
 use crate::stats::{Counters, LocalCounts, RunStats};
 use crate::types::*;
@@ -29,12 +30,12 @@ pub enum Fallback {
     Scheduler(#[from] InvariantError),
     #[error("multi-version memory: {0}")]
     Memory(#[from] MemoryError),
-    #[error("transaction {tx} was re-executed more than {limit} times")]
-    TooManyReexecutions { tx: u32, limit: u32 },
     #[error("worker protocol violated: {0}")]
     Protocol(&'static str),
     #[error("cancelled")]
     Cancelled,
+    #[error("invalid plan: {0}")]
+    Plan(#[from] PlanError),
 }
 
 /// What `next` hands a worker.
@@ -61,6 +62,8 @@ pub enum ReadError {
 /// Per-worker state. One per thread; never shared.
 #[derive(Default)]
 pub struct WorkerCtx {
+    /// The worker's number (which shards it executes under sharded dispatch).
+    id: usize,
     current: Option<Version>,
     pending: Option<Task>,
     reads: ReadSet,
@@ -68,6 +71,15 @@ pub struct WorkerCtx {
 }
 
 impl WorkerCtx {
+    /// The context of worker number `id` (0-based; see `ShardPlan::workers`).
+    pub fn new(id: usize) -> Self {
+        WorkerCtx { id, ..Default::default() }
+    }
+
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
     pub fn current(&self) -> Option<Version> {
         self.current
     }
@@ -137,26 +149,96 @@ impl HaltState {
     }
 }
 
-/// Block-STM over the multi-version memory.
+/// Block-STM over the multi-version memory, under a scheduling plan.
 pub struct ParallelRun {
     scheduler: Scheduler,
     memory: MvMemory,
     base: Arc<dyn BaseState + Send>,
     halt: HaltState,
     counters: Counters,
-    /// A transaction whose incarnation would exceed this makes the block fall back.
-    max_incarnation: Option<u32>,
+    /// Retry policy: a transaction about to execute more than `1 + limit` times switches the
+    /// scheduler to serial mode (the rest of the block runs in order).
+    max_reexecutions: Option<u32>,
+    /// Executions started per transaction. Relaxed: only compared with the limit.
+    started: Vec<AtomicU32>,
+    /// Dependency hints (see `Plan::hints`), flattened: tx i waits for
+    /// `hint_deps[hint_offsets[i]..hint_offsets[i + 1]]` before its first execution.
+    hint_offsets: Vec<u32>,
+    hint_deps: Vec<TxIndex>,
+    /// Per transaction, how many of its hints were checked. Only the thread that owns the
+    /// transaction's EXECUTING status touches it, so Relaxed suffices (the status CAS orders it).
+    hint_cursor: Vec<AtomicU32>,
+    /// The transaction whose re-executions switched the run to serial mode (u32::MAX: none).
+    serial_from: AtomicU32,
 }
 
 impl ParallelRun {
     pub fn new(block_size: usize, base: Arc<dyn BaseState + Send>, max_reexecutions: Option<u32>) -> Self {
-        ParallelRun {
-            scheduler: Scheduler::new(block_size),
+        Self::with_plan(block_size, base, Plan::default(), max_reexecutions).expect("the empty plan is valid")
+    }
+
+    /// A run under `plan` (checked against the block size).
+    pub fn with_plan(
+        block_size: usize,
+        base: Arc<dyn BaseState + Send>,
+        plan: Plan,
+        max_reexecutions: Option<u32>,
+    ) -> Result<Self, Fallback> {
+        plan.validate(block_size)?;
+        let (hint_offsets, hint_deps) = match plan.hints {
+            Some(h) => {
+                let mut offsets = Vec::with_capacity(block_size + 1);
+                let mut deps = Vec::new();
+                offsets.push(0);
+                for d in h {
+                    deps.extend(d);
+                    offsets.push(deps.len() as u32);
+                }
+                (offsets, deps)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let has_hints = !hint_deps.is_empty();
+        Ok(ParallelRun {
+            scheduler: Scheduler::with_shards(block_size, plan.shards.as_ref()),
             memory: MvMemory::new(block_size),
             base,
             halt: HaltState::default(),
             counters: Counters::default(),
-            max_incarnation: max_reexecutions,
+            max_reexecutions,
+            started: if max_reexecutions.is_some() { (0..block_size).map(|_| AtomicU32::new(0)).collect() } else { Vec::new() },
+            hint_offsets,
+            hint_deps,
+            hint_cursor: if has_hints { (0..block_size).map(|_| AtomicU32::new(0)).collect() } else { Vec::new() },
+            serial_from: AtomicU32::new(u32::MAX),
+        })
+    }
+
+    /// Before a transaction's first execution: suspends it on the first predicted predecessor
+    /// that has not executed yet. Returns true if it was suspended.
+    fn defer_on_hint(&self, v: Version) -> Result<bool, Fallback> {
+        if self.hint_cursor.is_empty() {
+            return Ok(false);
+        }
+        let tx = v.tx.idx();
+        let (start, end) = (self.hint_offsets[tx] as usize, self.hint_offsets[tx + 1] as usize);
+        let mut at = start + self.hint_cursor[tx].load(Ordering::Relaxed) as usize;
+        while at < end {
+            let dep = self.hint_deps[at];
+            at += 1;
+            self.hint_cursor[tx].store((at - start) as u32, Ordering::Relaxed);
+            if self.scheduler.add_dependency(v.tx, dep)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The transaction whose re-executions switched the run to serial mode, if one did.
+    pub fn serial_from(&self) -> Option<TxIndex> {
+        match self.serial_from.load(Ordering::Relaxed) {
+            u32::MAX => None,
+            t => Some(TxIndex(t)),
         }
     }
 
@@ -169,7 +251,7 @@ impl ParallelRun {
             w.counts.validation_aborts += 1;
             self.memory.convert_writes_to_estimates(version.tx);
         }
-        Ok(self.scheduler.finish_validation(version.tx, aborted)?)
+        Ok(self.scheduler.finish_validation(version.tx, aborted, w.id)?)
     }
 
     fn backoff(&self, backoff: &mut Backoff) {
@@ -189,14 +271,28 @@ impl ParallelRun {
             }
             let task = match w.pending.take() {
                 Some(t) => Some(t),
-                None => self.scheduler.next_task(),
+                None => self.scheduler.next_task(w.id),
             };
             match task {
                 Some(Task::Execute(v)) => {
-                    if let Some(limit) = self.max_incarnation {
-                        if v.incarnation.0 > limit {
-                            self.halt(Fallback::TooManyReexecutions { tx: v.tx.0, limit });
+                    match self.defer_on_hint(v) {
+                        Ok(true) => {
+                            w.counts.hint_waits += 1;
+                            continue;
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            self.halt(e);
                             return Step::Halted;
+                        }
+                    }
+                    if let Some(limit) = self.max_reexecutions {
+                        let n = self.started[v.tx.idx()].fetch_add(1, Ordering::Relaxed);
+                        if n > limit && !self.scheduler.serial() {
+                            // Retry policy: stop speculating. This execution goes ahead; the
+                            // scheduler hands out the rest in order, one at a time.
+                            let _ = self.serial_from.compare_exchange(u32::MAX, v.tx.0, Ordering::Relaxed, Ordering::Relaxed);
+                            self.scheduler.enter_serial_mode();
                         }
                     }
                     w.counts.executions += 1;
@@ -300,7 +396,7 @@ impl Run for ParallelRun {
         match self.scheduler.add_dependency(v.tx, blocker) {
             // The blocker finished meanwhile: run the same incarnation again right away.
             Ok(false) => w.pending = Some(Task::Execute(v)),
-            Ok(true) => {}
+            Ok(true) => w.counts.dependency_aborts += 1,
             Err(e) => self.halt(e.into()),
         }
     }
@@ -325,7 +421,9 @@ impl Run for ParallelRun {
     }
 
     fn stats(&self) -> RunStats {
-        self.counters.snapshot(self.block_size())
+        let mut s = self.counters.snapshot(self.block_size());
+        s.serial_from = self.serial_from().map(|t| t.0);
+        s
     }
 
     fn approx_bytes(&self) -> usize {

@@ -28,6 +28,14 @@
 //! suspends every higher transaction on the same ESTIMATE in turn, and all of them are
 //! resumed and suspended again: quadratic work for a chain of dependent transactions.
 //!
+//! Two more additions serve the scheduling plans (`plan.rs`) and the retry policy:
+//! - Sharded dispatch: instead of one execution index, one per shard over the shard's
+//!   transactions, and a worker only executes its own shards (`next_task(worker)`). Lowering
+//!   "the execution index to tx" lowers the cursor of tx's shard. Validation stays global.
+//! - Serial mode (`enter_serial_mode`): after it, one execution at a time, always the lowest
+//!   transaction that has not executed, once every lower one has. Used when a transaction was
+//!   re-executed too often: the rest of the block then runs in order, keeping what is done.
+//!
 //! Lock-free on the hot path: the status of each transaction is one `AtomicU64` moved by
 //! compare-and-swap. The only lock is the per-transaction dependency list, taken when a
 //! transaction suspends on an ESTIMATE and when its blocker finishes.
@@ -37,6 +45,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
 
+use crate::plan::ShardPlan;
 use crate::types::{Incarnation, TxIndex, Version};
 
 const READY: u64 = 0;
@@ -69,8 +78,60 @@ pub struct InvariantError {
     pub word: u64,
 }
 
+/// Where executions come from.
+enum Dispatch {
+    /// Block-STM: `execution_idx` over the whole block.
+    Ordered,
+    /// One cursor per shard over the shard's transactions.
+    Sharded(Shards),
+}
+
+struct Shards {
+    /// Transactions of each shard, ascending.
+    lists: Vec<Vec<u32>>,
+    /// Per transaction: its shard, and its position in the shard's list.
+    shard_of: Vec<u32>,
+    pos: Vec<u32>,
+    /// Per shard: the next position to execute. SeqCst, like `execution_idx` (they take its
+    /// place in `check_done`).
+    cursors: Vec<CachePadded<AtomicUsize>>,
+    workers: usize,
+}
+
+impl Shards {
+    fn new(plan: &ShardPlan) -> Self {
+        let mut lists = vec![Vec::new(); plan.shards as usize];
+        let mut pos = Vec::with_capacity(plan.shard_of.len());
+        for (tx, &s) in plan.shard_of.iter().enumerate() {
+            pos.push(lists[s as usize].len() as u32);
+            lists[s as usize].push(tx as u32);
+        }
+        let cursors = lists.iter().map(|_| CachePadded::new(AtomicUsize::new(0))).collect();
+        Shards { lists, shard_of: plan.shard_of.clone(), pos, cursors, workers: plan.workers.max(1) as usize }
+    }
+
+    fn owns(&self, worker: usize, shard: usize) -> bool {
+        shard % self.workers == worker % self.workers
+    }
+}
+
+const NO_OWNER: usize = usize::MAX;
+
 pub struct Scheduler {
     block_size: usize,
+    dispatch: Dispatch,
+    /// Sharded dispatch: one past the highest transaction started so far. Validation is
+    /// preferred below it, as Block-STM prefers it below `execution_idx`. SeqCst.
+    exec_frontier: AtomicUsize,
+    /// Serial mode is on (set once, never cleared). SeqCst: read by every `next_task`.
+    serial: AtomicBool,
+    /// Serial mode: every transaction below it has executed. Lowered with the execution
+    /// indices, advanced by the scan in `next_task_serial`. SeqCst (part of `check_done`).
+    serial_next: CachePadded<AtomicUsize>,
+    /// Serial mode: held by the one execution allowed at a time. Acquire/Release.
+    serial_token: AtomicBool,
+    /// The transaction holding the token (`NO_OWNER` if none). Written only by the holder.
+    serial_owner: AtomicUsize,
     /// Next transaction to try to execute. Ordering: SeqCst, like the three counters below:
     /// `check_done` relies on one total order over all four to detect completion.
     execution_idx: CachePadded<AtomicUsize>,
@@ -165,8 +226,22 @@ impl Idle {
 
 impl Scheduler {
     pub fn new(block_size: usize) -> Self {
+        Self::with_shards(block_size, None)
+    }
+
+    /// A scheduler with sharded dispatch when `shards` is given (already validated).
+    pub fn with_shards(block_size: usize, shards: Option<&ShardPlan>) -> Self {
         Scheduler {
             block_size,
+            dispatch: match shards {
+                Some(p) => Dispatch::Sharded(Shards::new(p)),
+                None => Dispatch::Ordered,
+            },
+            exec_frontier: AtomicUsize::new(0),
+            serial: AtomicBool::new(false),
+            serial_next: CachePadded::new(AtomicUsize::new(0)),
+            serial_token: AtomicBool::new(false),
+            serial_owner: AtomicUsize::new(NO_OWNER),
             execution_idx: CachePadded::new(AtomicUsize::new(0)),
             validation_idx: CachePadded::new(AtomicUsize::new(0)),
             decrease_cnt: CachePadded::new(AtomicUsize::new(0)),
@@ -194,8 +269,33 @@ impl Scheduler {
 
     /// Whether an index points into the block, i.e. a `next_task` call might find work.
     fn has_work(&self) -> bool {
-        self.execution_idx.load(Ordering::SeqCst) < self.block_size
-            || self.validation_idx.load(Ordering::SeqCst) < self.block_size
+        !self.executions_exhausted() || self.validation_idx.load(Ordering::SeqCst) < self.block_size
+    }
+
+    /// Whether no execution can be handed out until an index is lowered.
+    fn executions_exhausted(&self) -> bool {
+        if self.serial.load(Ordering::SeqCst) {
+            return self.serial_next.load(Ordering::SeqCst) >= self.block_size;
+        }
+        match &self.dispatch {
+            Dispatch::Ordered => self.execution_idx.load(Ordering::SeqCst) >= self.block_size,
+            Dispatch::Sharded(sh) => {
+                sh.cursors.iter().zip(&sh.lists).all(|(c, l)| c.load(Ordering::SeqCst) >= l.len())
+            }
+        }
+    }
+
+    /// Whether serial mode is on.
+    pub fn serial(&self) -> bool {
+        self.serial.load(Ordering::SeqCst)
+    }
+
+    /// Switches to serial mode (see the module docs). Executions already running finish.
+    pub fn enter_serial_mode(&self) {
+        if !self.serial.swap(true, Ordering::SeqCst) {
+            self.decrease_cnt.fetch_add(1, Ordering::SeqCst);
+            self.idle.notify();
+        }
     }
 
     /// Blocks the calling thread until there may be work, the block is done, `stop()` is true,
@@ -235,8 +335,19 @@ impl Scheduler {
         Incarnation(unpack(self.status[tx.idx()].load(Ordering::Acquire)).0)
     }
 
-    fn decrease_execution_idx(&self, target: usize) {
-        self.execution_idx.fetch_min(target, Ordering::SeqCst);
+    /// Makes the execution indices point at or below each of `txs` (which became READY).
+    fn decrease_execution_idx(&self, txs: impl IntoIterator<Item = usize>) {
+        for tx in txs {
+            match &self.dispatch {
+                Dispatch::Ordered => {
+                    self.execution_idx.fetch_min(tx, Ordering::SeqCst);
+                }
+                Dispatch::Sharded(sh) => {
+                    sh.cursors[sh.shard_of[tx] as usize].fetch_min(sh.pos[tx] as usize, Ordering::SeqCst);
+                }
+            }
+            self.serial_next.fetch_min(tx, Ordering::SeqCst);
+        }
         self.decrease_cnt.fetch_add(1, Ordering::SeqCst);
         self.idle.notify();
     }
@@ -249,8 +360,8 @@ impl Scheduler {
 
     fn check_done(&self) {
         let observed = self.decrease_cnt.load(Ordering::SeqCst);
-        if self.execution_idx.load(Ordering::SeqCst).min(self.validation_idx.load(Ordering::SeqCst))
-            >= self.block_size
+        if self.executions_exhausted()
+            && self.validation_idx.load(Ordering::SeqCst) >= self.block_size
             && self.num_active_tasks.load(Ordering::SeqCst) == 0
             && observed == self.decrease_cnt.load(Ordering::SeqCst)
         {
@@ -303,12 +414,103 @@ impl Scheduler {
         None
     }
 
-    /// The next task for an idle thread, or `None` if there is nothing to take right now.
-    pub fn next_task(&self) -> Option<Task> {
-        if self.validation_idx.load(Ordering::SeqCst) < self.execution_idx.load(Ordering::SeqCst) {
-            self.next_version_to_validate().map(Task::Validate)
-        } else {
-            self.next_version_to_execute().map(Task::Execute)
+    /// The next task for worker `worker` (its shards, under sharded dispatch), or `None` if
+    /// there is nothing to take right now.
+    pub fn next_task(&self, worker: usize) -> Option<Task> {
+        if self.serial.load(Ordering::SeqCst) {
+            return self.next_task_serial();
+        }
+        match &self.dispatch {
+            Dispatch::Ordered => {
+                if self.validation_idx.load(Ordering::SeqCst) < self.execution_idx.load(Ordering::SeqCst) {
+                    self.next_version_to_validate().map(Task::Validate)
+                } else {
+                    self.next_version_to_execute().map(Task::Execute)
+                }
+            }
+            Dispatch::Sharded(sh) => self.next_task_sharded(sh, worker),
+        }
+    }
+
+    fn next_task_sharded(&self, sh: &Shards, worker: usize) -> Option<Task> {
+        if self.validation_idx.load(Ordering::SeqCst) < self.exec_frontier.load(Ordering::SeqCst) {
+            if let Some(v) = self.next_version_to_validate() {
+                return Some(Task::Validate(v));
+            }
+        }
+        let mut shard = worker % sh.workers;
+        while shard < sh.lists.len() {
+            if let Some(v) = self.next_version_to_execute_in(sh, shard) {
+                return Some(Task::Execute(v));
+            }
+            shard += sh.workers;
+        }
+        // Nothing of its own to execute: help validate (this also detects completion).
+        self.next_version_to_validate().map(Task::Validate)
+    }
+
+    fn next_version_to_execute_in(&self, sh: &Shards, shard: usize) -> Option<Version> {
+        let list = &sh.lists[shard];
+        if sh.cursors[shard].load(Ordering::SeqCst) >= list.len() {
+            return None;
+        }
+        self.num_active_tasks.fetch_add(1, Ordering::SeqCst);
+        let p = sh.cursors[shard].fetch_add(1, Ordering::SeqCst);
+        if p >= list.len() {
+            self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        let tx = list[p] as usize;
+        let v = self.try_incarnate(tx)?;
+        self.exec_frontier.fetch_max(tx + 1, Ordering::SeqCst);
+        Some(v)
+    }
+
+    /// Serial mode: validations first; then, if no execution holds the token, the lowest
+    /// transaction that has not executed, once every lower one has.
+    fn next_task_serial(&self) -> Option<Task> {
+        if self.validation_idx.load(Ordering::SeqCst) < self.block_size {
+            if let Some(v) = self.next_version_to_validate() {
+                return Some(Task::Validate(v));
+            }
+        }
+        loop {
+            let t = self.serial_next.load(Ordering::SeqCst);
+            if t >= self.block_size {
+                self.check_done();
+                return None;
+            }
+            match unpack(self.status[t].load(Ordering::Acquire)).1 {
+                EXECUTED => {
+                    // An abort lowering `serial_next` meanwhile wins over this advance.
+                    let _ = self.serial_next.compare_exchange(t, t + 1, Ordering::SeqCst, Ordering::SeqCst);
+                }
+                READY => {
+                    if self.serial_token.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                        return None;
+                    }
+                    self.serial_owner.store(t, Ordering::Release);
+                    self.num_active_tasks.fetch_add(1, Ordering::SeqCst);
+                    return match self.try_incarnate(t) {
+                        Some(v) => Some(Task::Execute(v)),
+                        None => {
+                            self.release_serial_token(t);
+                            None
+                        }
+                    };
+                }
+                // Running since before serial mode, or between abort and READY: wait.
+                _ => return None,
+            }
+        }
+    }
+
+    /// Gives the serial-mode token back if `tx` holds it.
+    fn release_serial_token(&self, tx: usize) {
+        if self.serial_owner.load(Ordering::Acquire) == tx {
+            self.serial_owner.store(NO_OWNER, Ordering::Release);
+            self.serial_token.store(false, Ordering::Release);
+            self.idle.notify();
         }
     }
 
@@ -332,6 +534,7 @@ impl Scheduler {
             }
             deps.push(tx);
         }
+        self.release_serial_token(tx.idx());
         self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
         // Threads waiting in place for `tx` must now suspend too.
         self.idle.notify();
@@ -354,13 +557,16 @@ impl Scheduler {
     }
 
     fn resume_dependencies(&self, deps: Vec<TxIndex>) -> Result<(), InvariantError> {
-        let mut min = usize::MAX;
-        for dep in deps {
-            self.set_ready_status(dep.idx())?;
-            min = min.min(dep.idx());
+        if deps.is_empty() {
+            return Ok(());
         }
-        if min != usize::MAX {
-            self.decrease_execution_idx(min);
+        for dep in &deps {
+            self.set_ready_status(dep.idx())?;
+        }
+        match self.dispatch {
+            // One index: lowering it to the smallest covers them all.
+            Dispatch::Ordered => self.decrease_execution_idx(deps.iter().map(|d| d.idx()).min()),
+            Dispatch::Sharded(_) => self.decrease_execution_idx(deps.iter().map(|d| d.idx())),
         }
         Ok(())
     }
@@ -378,6 +584,7 @@ impl Scheduler {
         ) {
             return Err(InvariantError { what: "finish an execution that is not running", tx: tx as u32, word });
         }
+        self.release_serial_token(tx);
         // Threads waiting in place for this execution may read now.
         self.idle.notify();
         let deps = std::mem::take(&mut *self.dependencies[tx].lock());
@@ -409,14 +616,34 @@ impl Scheduler {
 
     /// Ends a validation task. After an abort, schedules validation of everything above and
     /// returns the re-execution of the aborted transaction when this thread may take it.
-    pub fn finish_validation(&self, tx: TxIndex, aborted: bool) -> Result<Option<Task>, InvariantError> {
+    pub fn finish_validation(&self, tx: TxIndex, aborted: bool, worker: usize) -> Result<Option<Task>, InvariantError> {
         if aborted {
-            self.set_ready_status(tx.idx())?;
-            self.decrease_validation_idx(tx.idx() + 1);
-            if self.execution_idx.load(Ordering::SeqCst) > tx.idx() {
-                // try_incarnate consumes the active count on failure; on success the count
-                // carries over to the execution task.
-                return Ok(self.try_incarnate(tx.idx()).map(Task::Execute));
+            let t = tx.idx();
+            self.set_ready_status(t)?;
+            self.decrease_validation_idx(t + 1);
+            if self.serial.load(Ordering::SeqCst) {
+                // The serial scan picks it up in order.
+                self.decrease_execution_idx([t]);
+            } else {
+                match &self.dispatch {
+                    Dispatch::Ordered => {
+                        if self.execution_idx.load(Ordering::SeqCst) > t {
+                            // try_incarnate consumes the active count on failure; on success
+                            // the count carries over to the execution task.
+                            return Ok(self.try_incarnate(t).map(Task::Execute));
+                        }
+                    }
+                    Dispatch::Sharded(sh) => {
+                        let shard = sh.shard_of[t] as usize;
+                        if sh.cursors[shard].load(Ordering::SeqCst) > sh.pos[t] as usize {
+                            if sh.owns(worker, shard) {
+                                return Ok(self.try_incarnate(t).map(Task::Execute));
+                            }
+                            // Another worker's shard: hand it back to its owner.
+                            self.decrease_execution_idx([t]);
+                        }
+                    }
+                }
             }
         }
         self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);

@@ -14,6 +14,8 @@ pub struct LocalCounts {
     pub validations: u64,
     pub validation_aborts: u64,
     pub dependency_waits: u64,
+    pub dependency_aborts: u64,
+    pub hint_waits: u64,
 }
 
 #[derive(Default)]
@@ -22,6 +24,8 @@ pub struct Counters {
     pub validations: AtomicU64,
     pub validation_aborts: AtomicU64,
     pub dependency_waits: AtomicU64,
+    pub dependency_aborts: AtomicU64,
+    pub hint_waits: AtomicU64,
     /// Updated on every execution start and end, so kept on its own cache line.
     executing_now: CachePadded<AtomicU64>,
     peak_concurrency: AtomicU64,
@@ -40,8 +44,18 @@ pub struct RunStats {
     /// Reads that met the ESTIMATE of a lower transaction (a dependency) and waited for it,
     /// in place or by suspending.
     pub dependency_waits: u64,
+    /// Incarnations abandoned because they read an ESTIMATE whose writer was not running
+    /// (they suspend until it has executed): aborts caused by a dependency. The other cause
+    /// of aborts is `validation_aborts`.
+    pub dependency_aborts: u64,
+    /// First executions held back because a predicted predecessor (a plan's hint) had not
+    /// executed yet.
+    pub hint_waits: u64,
     /// Most incarnations executing at the same time.
     pub peak_concurrency: u64,
+    /// Retry policy: the transaction whose re-executions switched the rest of the block to
+    /// in-order execution.
+    pub serial_from: Option<u32>,
 }
 
 impl Counters {
@@ -56,6 +70,8 @@ impl Counters {
         self.validations.fetch_add(local.validations, Relaxed);
         self.validation_aborts.fetch_add(local.validation_aborts, Relaxed);
         self.dependency_waits.fetch_add(local.dependency_waits, Relaxed);
+        self.dependency_aborts.fetch_add(local.dependency_aborts, Relaxed);
+        self.hint_waits.fetch_add(local.hint_waits, Relaxed);
         *local = LocalCounts::default();
     }
     pub fn end_execution(&self) {
@@ -69,7 +85,10 @@ impl Counters {
             validations: self.validations.load(Relaxed),
             validation_aborts: self.validation_aborts.load(Relaxed),
             dependency_waits: self.dependency_waits.load(Relaxed),
+            dependency_aborts: self.dependency_aborts.load(Relaxed),
+            hint_waits: self.hint_waits.load(Relaxed),
             peak_concurrency: self.peak_concurrency.load(Relaxed),
+            serial_from: None,
         }
     }
 }

@@ -1,6 +1,7 @@
-//! Property tests: every generated block, executed by Block-STM at 1, 2, 4 and 8 threads,
-//! returns exactly what the sequential executor returns (outputs and final state), and the
-//! same again when repeated.
+//! Property tests: every generated block, executed by Block-STM at 1, 2, 4 and 8 threads under
+//! every scheduling plan (none, dependency hints, shards, both; with and without the retry
+//! limit that switches the rest of a block to in-order execution), returns exactly what the
+//! sequential executor returns (outputs and final state), and the same again when repeated.
 //!
 //! The mock transactions are small programs whose next read and whose write locations are
 //! derived from the values already read, so their read and write sets change from one
@@ -192,34 +193,131 @@ fn assert_same(label: &str, seq: &BlockOutput<MockOutput>, par: &BlockOutput<Moc
     assert_eq!(as_map(&seq.state), as_map(&par.state), "{label}: final state differs");
 }
 
+/// Random (mostly wrong) dependency hints: a plan's predictions must never change a result.
+fn random_hints(rng: &mut SmallRng, n: usize) -> Vec<Vec<TxIndex>> {
+    (0..n)
+        .map(|i| {
+            let mut deps = Vec::new();
+            if i > 0 && rng.random_bool(0.3) {
+                deps.push(TxIndex::from_usize(i - 1));
+            }
+            if i > 1 && rng.random_bool(0.2) {
+                deps.push(TxIndex::from_usize(rng.random_range(0..i)));
+            }
+            deps
+        })
+        .collect()
+}
+
+fn random_shards(rng: &mut SmallRng, n: usize, workers: usize) -> ShardPlan {
+    let shards = rng.random_range(1..=workers as u32 + 1);
+    ShardPlan { shard_of: (0..n).map(|_| rng.random_range(0..shards)).collect(), shards, workers: workers as u32 }
+}
+
 #[test]
 fn parallel_equals_sequential_on_generated_blocks() {
     let blocks: u64 = std::env::var("ENGINE_PROPTEST_BLOCKS").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
     let mut rng = SmallRng::seed_from_u64(0x5eed_b10c);
     let mut compared = 0;
-    let (mut reexecutions, mut waits, mut txs) = (0u64, 0u64, 0u64);
+    let (mut reexecutions, mut waits, mut hint_waits, mut serial, mut txs) = (0u64, 0u64, 0u64, 0u64, 0u64);
     for b in 0..blocks {
         let (block, base) = gen_block(&mut rng);
+        let n = block.txs.len();
         let base: Arc<dyn BaseState + Send> = Arc::new(base);
         let vm = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
-        let seq = execute_sequential(&vm, block.txs.len(), base.clone()).expect("sequential run");
-        assert_eq!(seq.stats.executions as usize, block.txs.len());
+        let seq = execute_sequential(&vm, n, base.clone()).expect("sequential run");
+        assert_eq!(seq.stats.executions as usize, n);
         for threads in [1usize, 2, 4, 8] {
-            let opts = ParallelOptions { threads, max_reexecutions: None };
-            let par = execute_parallel(&vm, block.txs.len(), base.clone(), &opts).expect("parallel run");
-            assert!(par.fallback.is_none(), "block {b} fell back: {:?}", par.fallback);
-            assert_same(&format!("block {b} threads {threads}"), &seq, &par);
-            reexecutions += par.stats.reexecutions;
-            waits += par.stats.dependency_waits;
-            txs += block.txs.len() as u64;
-            compared += 1;
+            for variant in 0..4 {
+                let plan = Plan {
+                    hints: (variant & 1 == 1).then(|| random_hints(&mut rng, n)),
+                    shards: (variant & 2 == 2).then(|| random_shards(&mut rng, n, threads)),
+                };
+                let max_reexecutions = rng.random_bool(0.25).then(|| rng.random_range(0..3));
+                let opts = ParallelOptions { threads, max_reexecutions, plan };
+                let par = execute_parallel(&vm, n, base.clone(), &opts).expect("parallel run");
+                assert!(par.fallback.is_none(), "block {b} fell back: {:?}", par.fallback);
+                assert_same(&format!("block {b} threads {threads} plan {variant} limit {max_reexecutions:?}"), &seq, &par);
+                reexecutions += par.stats.reexecutions;
+                waits += par.stats.dependency_waits;
+                hint_waits += par.stats.hint_waits;
+                serial += par.stats.serial_from.is_some() as u64;
+                txs += n as u64;
+                compared += 1;
+            }
         }
     }
-    // The generator must actually produce conflicts, or this test proves little.
+    // The generator must actually produce conflicts, hint waits and switches to in-order
+    // execution, or this test proves little.
     assert!(reexecutions > txs / 50, "too few re-executions ({reexecutions} for {txs} txs)");
     assert!(waits > 0, "no execution ever waited on an ESTIMATE");
-    println!("compared {compared} parallel runs of {blocks} blocks with sequential: 0 mismatches; {reexecutions} re-executions, {waits} dependency waits over {txs} txs");
-    assert_eq!(compared, blocks * 4);
+    assert!(hint_waits > 0, "no execution ever waited on a hint");
+    assert!(serial > 0, "the retry limit never switched a block to in-order execution");
+    println!(
+        "compared {compared} parallel runs of {blocks} blocks with sequential: 0 mismatches; \
+         {reexecutions} re-executions, {waits} dependency waits, {hint_waits} hint waits, \
+         {serial} switches to in-order execution over {txs} txs"
+    );
+    assert_eq!(compared, blocks * 16);
+}
+
+/// Every transaction touches the one hot key: a fully dependent block.
+fn hot_key_block(n: u64) -> MockBlock {
+    MockBlock {
+        keys: 1,
+        accounts: 1,
+        storage_addrs: 1,
+        fail_modulus: 0,
+        txs: (0..n).map(|i| MockTx { seed: i, reads: 2, writes: 2, credits: 1, rmw_account: true, clear: false, work: 200 }).collect(),
+    }
+}
+
+#[test]
+fn exact_hints_remove_every_reexecution() {
+    // Each transaction told to wait for its predecessor starts only once everything it reads
+    // is final: no execution is ever wasted, at any thread count.
+    let block = hot_key_block(300);
+    let base: Arc<dyn BaseState + Send> = Arc::new(MapBase::default());
+    let vm = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
+    let seq = execute_sequential(&vm, 300, base.clone()).unwrap();
+    let hints: Vec<Vec<TxIndex>> = (0..300usize).map(|i| if i == 0 { vec![] } else { vec![TxIndex::from_usize(i - 1)] }).collect();
+    for threads in [2usize, 4, 8] {
+        let opts = ParallelOptions { threads, max_reexecutions: None, plan: Plan { hints: Some(hints.clone()), shards: None } };
+        let par = execute_parallel(&vm, 300, base.clone(), &opts).unwrap();
+        assert_same("exact hints", &seq, &par);
+        assert_eq!(par.stats.reexecutions, 0, "threads {threads}: {:?}", par.stats);
+        assert_eq!(par.stats.validation_aborts, 0);
+    }
+}
+
+#[test]
+fn one_shard_runs_in_order_on_one_worker() {
+    // All transactions in one shard: only worker 0 executes, in block order, so nothing it
+    // reads can change afterwards; the other workers only validate.
+    let block = hot_key_block(200);
+    let base: Arc<dyn BaseState + Send> = Arc::new(MapBase::default());
+    let vm = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
+    let seq = execute_sequential(&vm, 200, base.clone()).unwrap();
+    let shards = ShardPlan { shard_of: vec![0; 200], shards: 1, workers: 4 };
+    let opts = ParallelOptions { threads: 4, max_reexecutions: None, plan: Plan { hints: None, shards: Some(shards) } };
+    let par = execute_parallel(&vm, 200, base.clone(), &opts).unwrap();
+    assert_same("one shard", &seq, &par);
+    assert_eq!(par.stats.reexecutions, 0, "{:?}", par.stats);
+    assert_eq!(par.stats.peak_concurrency, 1);
+}
+
+#[test]
+fn invalid_plans_are_refused() {
+    let base: Arc<dyn BaseState + Send> = Arc::new(MapBase::default());
+    let block = hot_key_block(3);
+    let vm = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
+    let not_lower = Plan { hints: Some(vec![vec![], vec![TxIndex(1)], vec![]]), shards: None };
+    let bad_shard = Plan { hints: None, shards: Some(ShardPlan { shard_of: vec![0, 2, 0], shards: 2, workers: 1 }) };
+    let short = Plan { hints: Some(vec![vec![]]), shards: None };
+    for plan in [not_lower, bad_shard, short] {
+        let err = execute_parallel(&vm, 3, base.clone(), &ParallelOptions { threads: 2, max_reexecutions: None, plan }).unwrap_err();
+        assert!(matches!(err, Fallback::Plan(_)), "{err}");
+    }
 }
 
 #[test]
@@ -229,7 +327,7 @@ fn repeated_runs_are_deterministic() {
         let (block, base) = gen_block(&mut rng);
         let base: Arc<dyn BaseState + Send> = Arc::new(base);
         let vm = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
-        let opts = ParallelOptions { threads: 4, max_reexecutions: None };
+        let opts = ParallelOptions { threads: 4, max_reexecutions: None, plan: Plan::default() };
         let first = execute_parallel(&vm, block.txs.len(), base.clone(), &opts).unwrap();
         for _ in 0..5 {
             let again = execute_parallel(&vm, block.txs.len(), base.clone(), &opts).unwrap();
@@ -269,7 +367,7 @@ fn vm_refusal_falls_back_to_sequential_with_the_same_result() {
             inner: MockVm { block: &block, refuse: vec![n / 2], executions: AtomicU64::new(0) },
             parallel: std::sync::atomic::AtomicBool::new(true),
         };
-        let par = execute_parallel(&vm, block.txs.len(), base.clone(), &ParallelOptions { threads: 4, max_reexecutions: None }).unwrap();
+        let par = execute_parallel(&vm, block.txs.len(), base.clone(), &ParallelOptions { threads: 4, max_reexecutions: None, plan: Plan::default() }).unwrap();
         if par.fallback.is_some() {
             fell_back += 1;
         }
@@ -279,26 +377,27 @@ fn vm_refusal_falls_back_to_sequential_with_the_same_result() {
 }
 
 #[test]
-fn reexecution_limit_falls_back_with_the_same_result() {
-    // One hot key: every transaction conflicts with the previous one.
-    let block = MockBlock {
-        keys: 1,
-        accounts: 1,
-        storage_addrs: 1,
-        fail_modulus: 0,
-        txs: (0..300).map(|i| MockTx { seed: i, reads: 2, writes: 2, credits: 1, rmw_account: true, clear: false, work: 200 }).collect(),
-    };
+fn reexecution_limit_runs_the_rest_in_order() {
+    // One hot key: every transaction conflicts with the previous one. With a limit of zero
+    // re-executions, the first abort switches the rest of the block to in-order execution;
+    // the work done before is kept and the result is the same.
+    let block = hot_key_block(300);
     let base: Arc<dyn BaseState + Send> = Arc::new(MapBase::default());
     let vm = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
     let seq = execute_sequential(&vm, block.txs.len(), base.clone()).unwrap();
-    let par = execute_parallel(&vm, block.txs.len(), base.clone(), &ParallelOptions { threads: 4, max_reexecutions: Some(0) }).unwrap();
-    assert_same("limit", &seq, &par);
-    // With a limit of zero re-executions, any abort forces the fallback; with 4 threads on a
-    // single hot key an abort is all but certain, but not guaranteed, so only the equality above
-    // is asserted unconditionally.
-    if let Some(reason) = &par.fallback {
-        assert!(matches!(reason, Fallback::TooManyReexecutions { .. }), "{reason}");
+    let mut switched = 0;
+    for _ in 0..5 {
+        let opts = ParallelOptions { threads: 4, max_reexecutions: Some(0), plan: Plan::default() };
+        let par = execute_parallel(&vm, block.txs.len(), base.clone(), &opts).unwrap();
+        assert_same("limit", &seq, &par);
+        assert!(par.fallback.is_none(), "the retry limit must not discard the parallel work: {:?}", par.fallback);
+        if let Some(tx) = par.stats.serial_from {
+            switched += 1;
+            assert!(tx < 300);
+        }
     }
+    // With 4 threads on a single hot key an abort is all but certain in each run.
+    assert!(switched > 0, "the limit never engaged");
 }
 
 #[test]
@@ -319,7 +418,7 @@ fn credits_to_an_unloaded_account_stay_relative() {
     let base: Arc<dyn BaseState + Send> = Arc::new(shared);
     let vm = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
     let seq = execute_sequential(&vm, block.txs.len(), base.clone()).unwrap();
-    let par = execute_parallel(&vm, block.txs.len(), base.clone(), &ParallelOptions { threads: 4, max_reexecutions: None }).unwrap();
+    let par = execute_parallel(&vm, block.txs.len(), base.clone(), &ParallelOptions { threads: 4, max_reexecutions: None, plan: Plan::default() }).unwrap();
     assert_same("credits", &seq, &par);
     let credited = par.state.iter().find(|(l, _)| *l == Location::Account(addr(100))).expect("credited account");
     assert!(matches!(credited.1, FinalValue::AddToBase(_)), "{:?}", credited.1);
@@ -330,7 +429,7 @@ fn empty_block_is_done_at_once() {
     let block = MockBlock { keys: 1, accounts: 1, storage_addrs: 1, fail_modulus: 0, txs: vec![] };
     let base: Arc<dyn BaseState + Send> = Arc::new(MapBase::default());
     let vm = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
-    let par = execute_parallel(&vm, 0, base, &ParallelOptions { threads: 3, max_reexecutions: None }).unwrap();
+    let par = execute_parallel(&vm, 0, base, &ParallelOptions { threads: 3, max_reexecutions: None, plan: Plan::default() }).unwrap();
     assert!(par.outputs.is_empty() && par.state.is_empty());
 }
 

@@ -11,7 +11,7 @@ use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use secp256k1::{Message, SECP256K1};
 
 /// Recovers the uncompressed public key (64 bytes, without the 0x04 prefix).
-fn recover(hash: &[u8], r: &[u8], s: &[u8], recovery: u8) -> std::result::Result<[u8; 64], &'static str> {
+pub(crate) fn recover(hash: &[u8], r: &[u8], s: &[u8], recovery: u8) -> std::result::Result<[u8; 64], &'static str> {
     if hash.len() != 32 || r.len() > 32 || s.len() > 32 {
         return Err("bad lengths");
     }
@@ -27,7 +27,7 @@ fn recover(hash: &[u8], r: &[u8], s: &[u8], recovery: u8) -> std::result::Result
     Ok(out)
 }
 
-fn address_of(pubkey: &[u8; 64]) -> [u8; 20] {
+pub(crate) fn address_of(pubkey: &[u8; 64]) -> [u8; 20] {
     keccak(pubkey)[12..].try_into().unwrap()
 }
 

@@ -6,7 +6,9 @@ mod codec;
 mod crypto;
 mod mock;
 mod session;
+mod txsig;
 
 pub use crypto::*;
 pub use mock::*;
 pub use session::*;
+pub use txsig::*;

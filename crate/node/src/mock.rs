@@ -84,7 +84,7 @@ impl Task for NativeMockTask {
         let out = if o.threads == 0 {
             execute_sequential(&vm, n, base)
         } else {
-            execute_parallel(&vm, n, base, &ParallelOptions { threads: o.threads as usize, max_reexecutions: None })
+            execute_parallel(&vm, n, base, &ParallelOptions { threads: o.threads as usize, ..Default::default() })
         }
         .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
         let wall_ms = start.elapsed().as_secs_f64() * 1e3;

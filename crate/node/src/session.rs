@@ -12,7 +12,9 @@ use dashmap::DashMap;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use parallel_evm_engine::base::SharedBase;
-use parallel_evm_engine::{BaseState, Fallback, ParallelRun, ReadError, Run, SequentialRun, Step, Value, WorkerCtx, B256};
+use parallel_evm_engine::{
+    BaseState, Fallback, ParallelRun, Plan, ReadError, Run, SequentialRun, ShardPlan, Step, TxIndex, Value, WorkerCtx, B256,
+};
 use parking_lot::Mutex;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
@@ -51,7 +53,22 @@ pub struct NativeBlockOptions {
     pub mode: String,
     /// Whether the base state is complete (unlisted accounts do not exist) or loaded on demand.
     pub complete_base: bool,
+    /// Retry policy: re-executions of one transaction after which the rest of the block runs
+    /// in order.
     pub max_reexecutions: Option<u32>,
+    /// Dependency hints (parallel mode): transaction `i` waits for
+    /// `hints.preds[hints.offsets[i]..hints.offsets[i + 1]]` before its first execution.
+    pub hints: Option<DependencyGraph>,
+    /// Sharded dispatch (parallel mode): the shard of each transaction.
+    pub shards: Option<NativeShards>,
+}
+
+#[napi(object)]
+pub struct NativeShards {
+    pub shard_of: Uint32Array,
+    pub count: u32,
+    /// Workers that will attach; worker `w` executes shards `w, w + workers, ...`.
+    pub workers: u32,
 }
 
 #[napi(object)]
@@ -61,7 +78,12 @@ pub struct NativeRunStats {
     pub validations: f64,
     pub validation_aborts: f64,
     pub dependency_waits: f64,
+    pub dependency_aborts: f64,
+    pub hint_waits: f64,
     pub peak_concurrency: f64,
+    /// The transaction whose re-executions switched the rest of the block to in-order
+    /// execution, if the retry limit engaged.
+    pub serial_from: Option<u32>,
 }
 
 #[napi(object)]
@@ -85,7 +107,12 @@ impl NativeBlock {
         let shared: Arc<dyn BaseState + Send> = base.clone();
         let n = tx_count as usize;
         let run: Box<dyn Run> = match options.mode.as_str() {
-            "parallel" => Box::new(ParallelRun::new(n, shared, options.max_reexecutions)),
+            "parallel" => {
+                let plan = plan_of(n, &options)?;
+                let run = ParallelRun::with_plan(n, shared, plan, options.max_reexecutions)
+                    .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
+                Box::new(run)
+            }
             "sequential" => Box::new(SequentialRun::new(n, shared)),
             other => return Err(Error::new(Status::InvalidArg, format!("unknown mode {other:?}"))),
         };
@@ -134,7 +161,10 @@ impl NativeBlock {
             validations: s.validations as f64,
             validation_aborts: s.validation_aborts as f64,
             dependency_waits: s.dependency_waits as f64,
+            dependency_aborts: s.dependency_aborts as f64,
+            hint_waits: s.hint_waits as f64,
             peak_concurrency: s.peak_concurrency as f64,
+            serial_from: s.serial_from,
         }
     }
 
@@ -183,6 +213,26 @@ impl NativeBlock {
     }
 }
 
+fn plan_of(n: usize, options: &NativeBlockOptions) -> Result<Plan> {
+    let hints = match &options.hints {
+        Some(g) => {
+            if g.offsets.len() != n + 1 {
+                return Err(Error::new(Status::InvalidArg, format!("hints: {} offsets for {n} transactions", g.offsets.len())));
+            }
+            let mut out = Vec::with_capacity(n);
+            for i in 0..n {
+                let (a, b) = (g.offsets[i] as usize, g.offsets[i + 1] as usize);
+                let deps = g.preds.get(a..b).ok_or_else(|| Error::new(Status::InvalidArg, "hints: offsets past the predecessors"))?;
+                out.push(deps.iter().map(|&d| TxIndex(d)).collect());
+            }
+            Some(out)
+        }
+        None => None,
+    };
+    let shards = options.shards.as_ref().map(|s| ShardPlan { shard_of: s.shard_of.to_vec(), shards: s.count, workers: s.workers });
+    Ok(Plan { hints, shards })
+}
+
 impl Drop for NativeBlock {
     fn drop(&mut self) {
         SESSIONS.lock().remove(&self.id);
@@ -208,14 +258,15 @@ pub struct NativeWorker {
 
 #[napi]
 impl NativeWorker {
+    /// Attaches worker number `worker` (0-based; it picks the shards it executes).
     #[napi(constructor, catch_unwind)]
-    pub fn new(block_id: u32) -> Result<Self> {
+    pub fn new(block_id: u32, worker: u32) -> Result<Self> {
         let session = SESSIONS
             .lock()
             .get(&block_id)
             .cloned()
             .ok_or_else(|| Error::new(Status::InvalidArg, format!("no native block with id {block_id}")))?;
-        Ok(NativeWorker { session, ctx: WorkerCtx::default() })
+        Ok(NativeWorker { session, ctx: WorkerCtx::new(worker as usize) })
     }
 
     /// Blocks until there is a transaction to execute. Returns `tx + incarnation * 2^32`,

@@ -1,0 +1,206 @@
+/**
+ * The strategy options beyond equivalence (which `evm.spec.ts` checks for every strategy):
+ * what each one does with a block, the adaptive policies' decisions and reasons, the retry
+ * policy, and the statistics kept per block and per executor.
+ */
+import { bytesToHex } from '@ethereumjs/util'
+import test from 'ava'
+
+import { InvalidInputError, ParallelExecutor, type BlockProfile, type Strategy } from '../ts/index.ts'
+import { loadNative } from '../ts/native.ts'
+import { differences, referenceRun, rootAfterDiff } from './support/evm.ts'
+import * as W from './support/workloads.ts'
+
+const native = loadNative() !== null
+const needsNative = native ? test : test.skip
+if (!native) console.log('strategies.spec: the native addon is not loaded; the strategy tests that need workers are skipped')
+
+async function same(t: import('ava').ExecutionContext, wl: W.Workload, r: Awaited<ReturnType<ParallelExecutor['runBlock']>>, label: string) {
+  const ref = await referenceRun(wl.common, wl.prestate, wl.block)
+  t.deepEqual(differences(ref.result, r), [], label)
+  t.is(bytesToHex(await rootAfterDiff(wl.common, wl.prestate, r.stateDiff)), bytesToHex(ref.stateRoot), `${label}: state root`)
+}
+
+const run = (x: ParallelExecutor, wl: W.Workload, strategy?: Strategy) =>
+  x.runBlock({ block: wl.block, prestate: wl.prestate, skipBlockValidation: true, generate: true, strategy })
+
+needsNative('dependency: predicted same-sender and transfer dependencies leave nothing to re-execute', async (t) => {
+  // Rings of nonce chains (each sender pays the next one): every conflict is on a sender or
+  // a recipient account, which the pre-analysis predicts, so each transaction starts only
+  // when what it reads is final.
+  const wl = await W.nonceChains(8, 6)
+  await using x = await ParallelExecutor.create({ threads: 4, strategy: { kind: 'dependency' } })
+  for (let i = 0; i < 3; i++) {
+    const r = await run(x, wl)
+    await same(t, wl, r, `run ${i}`)
+    t.is(r.metrics.strategy, 'dependency')
+    t.true(r.metrics.hintWaits > 0, 'transactions waited for their predicted predecessors')
+    t.is(r.metrics.reexecutions, 0, `run ${i}: ${JSON.stringify(r.metrics)}`)
+    t.true(r.metrics.profile!.predictedEdges > 0)
+  }
+})
+
+needsNative('dependency: known ERC-20 calls are predicted from their arguments', async (t) => {
+  const wl = await W.erc20Transfers(40, 'overlapping')
+  await using x = await ParallelExecutor.create({ threads: 2, strategy: { kind: 'dependency' } })
+  const r = await run(x, wl)
+  await same(t, wl, r, 'erc20')
+  t.is(r.metrics.profile!.erc20Share, 1)
+  t.true(r.metrics.profile!.predictedEdges >= 40 - 5, `${r.metrics.profile!.predictedEdges} predicted edges`)
+})
+
+needsNative('sharded: senders are spread over shards; a single-sender block runs sequentially', async (t) => {
+  const wl = await W.nonceChains(6, 4)
+  await using x = await ParallelExecutor.create({ threads: 3, strategy: { kind: 'sharded' } })
+  const r = await run(x, wl)
+  await same(t, wl, r, 'sharded')
+  t.is(r.metrics.strategy, 'sharded')
+  t.is(r.metrics.shards!.count, 3)
+  // 6 senders of 4 × 21,000 gas each, 2 per shard.
+  t.deepEqual(r.metrics.shards!.loads, [168_000, 168_000, 168_000])
+
+  const one = await W.nonceChains(1, 12)
+  const r1 = await run(x, one)
+  await same(t, one, r1, 'one sender')
+  t.is(r1.metrics.strategy, 'sequential')
+  t.regex(r1.metrics.decision!.reason, /one sender shard/)
+})
+
+needsNative('adaptive, characteristics: small blocks and predicted chains run sequentially, predicted dependencies use dependency', async (t) => {
+  await using x = await ParallelExecutor.create({ threads: 2 })
+  const small = await W.ethTransfers(8)
+  const r1 = await run(x, small)
+  t.is(r1.metrics.strategy, 'sequential')
+  t.is(r1.metrics.decision!.policy, 'characteristics')
+  t.regex(r1.metrics.decision!.reason, /small block/)
+
+  const chain = await W.nonceChains(1, 40)
+  const r2 = await run(x, chain)
+  t.is(r2.metrics.strategy, 'sequential')
+  t.regex(r2.metrics.decision!.reason, /predicted chain/)
+  await same(t, chain, r2, 'chain')
+
+  const chains = await W.senderChains(10, 4)
+  const r3 = await run(x, chains)
+  t.is(r3.metrics.strategy, 'dependency')
+  t.regex(r3.metrics.decision!.reason, /predicted dependencies/)
+
+  const independent = await W.ethTransfers(48)
+  const r4 = await run(x, independent)
+  t.is(r4.metrics.strategy, 'optimistic')
+  t.regex(r4.metrics.decision!.reason, /few predicted dependencies/)
+})
+
+needsNative('adaptive remembers conflicts: a hot counter is learned, then predicted as a chain', async (t) => {
+  await using x = await ParallelExecutor.create({ threads: 2 })
+  const wl = await W.hotCounter(40)
+  const first = await run(x, wl)
+  // Nothing known yet: the calls look independent.
+  t.is(first.metrics.strategy, 'optimistic')
+  t.true(x.statistics().hotSignatures >= 1, 'the counter call was remembered as conflicting')
+  const second = await run(x, wl)
+  t.is(second.metrics.strategy, 'sequential')
+  t.regex(second.metrics.decision!.reason, /predicted chain/)
+  t.is(second.metrics.profile!.hotShare, 1)
+  await same(t, wl, second, 'second')
+  // The dependency strategy uses the memory too, unless told not to.
+  const dep = await run(x, wl, { kind: 'dependency' })
+  t.true(dep.metrics.profile!.predictedEdges >= 39)
+  const forgetful = await run(x, wl, { kind: 'dependency', remember: false })
+  t.is(forgetful.metrics.profile!.predictedEdges, 0)
+})
+
+needsNative('adaptive, load: thresholds on the transaction count', async (t) => {
+  await using x = await ParallelExecutor.create({ threads: 2, strategy: { kind: 'adaptive', policy: { kind: 'load', low: 10, high: 30 } } })
+  const picks = []
+  for (const n of [6, 20, 40]) {
+    const r = await run(x, await W.ethTransfers(n))
+    picks.push(r.metrics.strategy)
+    t.is(r.metrics.decision!.policy, 'load')
+  }
+  t.deepEqual(picks, ['sequential', 'dependency', 'optimistic'])
+})
+
+needsNative('adaptive, performance: measures every candidate, then keeps the fastest and re-measures now and then', async (t) => {
+  const strategy: Strategy = { kind: 'adaptive', policy: { kind: 'performance', window: 3, explore: 4 }, candidates: [{ kind: 'sequential' }, { kind: 'optimistic' }] }
+  await using x = await ParallelExecutor.create({ threads: 2, strategy })
+  const wl = await W.ethTransfers(40)
+  const reasons: string[] = []
+  const picks: string[] = []
+  for (let i = 0; i < 8; i++) {
+    const r = await run(x, wl)
+    picks.push(r.metrics.strategy)
+    reasons.push(r.metrics.decision!.reason)
+  }
+  t.deepEqual(picks.slice(0, 2), ['sequential', 'optimistic'], 'each candidate is measured first')
+  t.regex(reasons[2], /best measured throughput: sequential .* Mgas\/s.*, optimistic .* Mgas\/s/)
+  t.true(reasons.some((r) => /re-measuring/.test(r)), reasons.join('\n'))
+})
+
+needsNative('adaptive, a user function: gets the block profile and picks', async (t) => {
+  const seen: BlockProfile[] = []
+  const policy = (p: BlockProfile) => {
+    seen.push(p)
+    return p.uniqueSenderRatio < 0.5 ? ('sharded' as const) : ('optimistic' as const)
+  }
+  await using x = await ParallelExecutor.create({ threads: 2, strategy: { kind: 'adaptive', policy } })
+  const r = await run(x, await W.nonceChains(4, 5))
+  t.is(r.metrics.strategy, 'sharded')
+  t.is(r.metrics.decision!.policy, 'function')
+  t.is(seen[0].transactions, 20)
+  t.is(seen[0].uniqueSenderRatio, 0.2)
+  const bad = { kind: 'adaptive', policy: () => 'eager' } as unknown as Strategy
+  await t.throwsAsync(run(x, await W.ethTransfers(20), bad), { instanceOf: InvalidInputError })
+})
+
+needsNative('retry policy: past maxReexecutions the rest of the block runs in order, keeping the result', async (t) => {
+  const wl = await W.hotCounter(60)
+  await using x = await ParallelExecutor.create({ threads: 4, strategy: { kind: 'optimistic', maxReexecutions: 0 } })
+  let switched = 0
+  for (let i = 0; i < 5; i++) {
+    const r = await run(x, wl)
+    await same(t, wl, r, `run ${i}`)
+    t.is(r.metrics.fallbackReason, undefined)
+    if (r.metrics.serialFrom !== undefined) switched++
+  }
+  // Four workers on one hot slot: a conflict in each run is all but certain.
+  t.true(switched > 0, 'the limit engaged')
+  t.is(x.statistics().serialSwitches, switched)
+})
+
+needsNative('statistics: per block and cumulative on the executor', async (t) => {
+  await using x = await ParallelExecutor.create({ threads: 2, strategy: { kind: 'optimistic' } })
+  const a = await run(x, await W.failures(20))
+  const b = await run(x, await W.hotCounter(30), { kind: 'dependency' })
+  const c = await run(x, await W.ethTransfers(10), { kind: 'sequential' })
+  for (const m of [a.metrics, b.metrics, c.metrics]) {
+    t.is(m.successful + m.failed, m.transactions)
+    t.is(m.executions, m.transactions + m.reexecutions)
+    t.true(m.conflictRate >= 0 && m.conflictRate <= 1)
+    t.true(m.timings.total >= m.timings.execute)
+  }
+  t.true(a.metrics.failed > 0, 'the failures workload has failing transactions')
+  t.true(a.metrics.dependencies!.idealSpeedup >= 1)
+  const s = x.statistics()
+  t.is(s.blocks, 3)
+  t.is(s.transactions, 60)
+  t.is(s.failed, a.metrics.failed + b.metrics.failed + c.metrics.failed)
+  t.is(s.reexecutions, a.metrics.reexecutions + b.metrics.reexecutions)
+  t.deepEqual(s.strategies, { optimistic: 1, dependency: 1, sequential: 1 })
+  t.true(s.timings.total >= a.metrics.timings.total + b.metrics.timings.total + c.metrics.timings.total - 1e-6)
+})
+
+test('bad strategy options are typed errors', async (t) => {
+  const bad: unknown[] = [
+    { kind: 'sharded', shards: 0 },
+    { kind: 'dependency', maxReexecutions: -1 },
+    { kind: 'adaptive', policy: 'fastest' },
+    { kind: 'adaptive', candidates: [] },
+    { kind: 'adaptive', candidates: [{ kind: 'adaptive' }] },
+    { kind: 'adaptive', policy: { kind: 'load', low: 50, high: 10 } },
+    { kind: 'adaptive', policy: { kind: 'performance', window: -2 } },
+  ]
+  for (const strategy of bad) {
+    await t.throwsAsync(ParallelExecutor.create({ threads: 1, strategy: strategy as Strategy }), { instanceOf: InvalidInputError }, JSON.stringify(strategy))
+  }
+})
