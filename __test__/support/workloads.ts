@@ -251,6 +251,9 @@ export async function nonceChains(senders: number, perSender: number): Promise<W
   return { name: `nonce-chains-${senders}x${perSender}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
 }
 
+/** Keys of the contract deployers: far above any sender index a workload uses. */
+const DEPLOYER = 1_000_000
+
 /**
  * Same-sender chains: `senders` accounts each send `perSender` transfers (in nonce order, the
  * senders interleaved) to fresh recipients. Chains are independent of each other; within a
@@ -269,11 +272,12 @@ export async function senderChains(senders: number, perSender: number): Promise<
 /**
  * A block dominated by same-sender chains and ERC-20 transfers: `senders` holders of one
  * OpenZeppelin token each send `perSender` transactions, alternating token transfers and ETH
- * transfers to fresh recipients.
+ * transfers to fresh recipients. `order`: senders interleaved, or each sender's transactions
+ * together (as block builders often place them).
  */
-export async function chainsAndTokens(senders: number, perSender: number): Promise<Workload> {
+export async function chainsAndTokens(senders: number, perSender: number, order: 'interleaved' | 'contiguous' = 'interleaved'): Promise<Workload> {
   const w = world(Hardfork.Cancun)
-  const deployer = 902
+  const deployer = DEPLOYER + 2
   w.fund(deployer)
   const token = w.deploy(deployer, 'Token', 10n ** 30n)
   const setup: TypedTransaction[] = [token.tx]
@@ -283,23 +287,26 @@ export async function chainsAndTokens(senders: number, perSender: number): Promi
   }
   await w.setup(setup)
   const txs: TypedTransaction[] = []
-  for (let j = 0; j < perSender; j++) {
-    for (let i = 0; i < senders; i++) {
-      const to = recipient(i * perSender + j)
-      txs.push(
-        j % 2 === 0
-          ? w.tx(i, { to: token.address, data: calldata('transfer(address,uint256)', to, 1000n + BigInt(j)), gasLimit: 100_000n })
-          : w.tx(i, { to, value: 1000n, gasLimit: 21_000n }),
-      )
-    }
+  const add = (i: number, j: number) => {
+    const to = recipient(i * perSender + j)
+    txs.push(
+      j % 2 === 0
+        ? w.tx(i, { to: token.address, data: calldata('transfer(address,uint256)', to, 1000n + BigInt(j)), gasLimit: 100_000n })
+        : w.tx(i, { to, value: 1000n, gasLimit: 21_000n }),
+    )
   }
-  return { name: `chains-and-tokens-${senders}x${perSender}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
+  if (order === 'contiguous') {
+    for (let i = 0; i < senders; i++) for (let j = 0; j < perSender; j++) add(i, j)
+  } else {
+    for (let j = 0; j < perSender; j++) for (let i = 0; i < senders; i++) add(i, j)
+  }
+  return { name: `chains-and-tokens-${order}-${senders}x${perSender}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
 }
 
 /** ERC-20 transfers on one OpenZeppelin token: distinct holders, or a few overlapping ones. */
 export async function erc20Transfers(n: number, holders: 'distinct' | 'overlapping', common?: Common): Promise<Workload> {
   const w = world(Hardfork.Cancun, common)
-  const deployer = 900
+  const deployer = DEPLOYER
   w.fund(deployer)
   const token = w.deploy(deployer, 'Token', 10n ** 30n)
   const senders = holders === 'distinct' ? n : Math.max(2, Math.ceil(n / 8))
@@ -320,7 +327,7 @@ export async function erc20Transfers(n: number, holders: 'distinct' | 'overlappi
 /** Uniswap V2 swaps over `pools` pools (v2-core factory and pairs), each trader swapping once. */
 export async function uniswapSwaps(n: number, pools: number, common?: Common): Promise<Workload> {
   const w = world(Hardfork.Cancun, common)
-  const deployer = 901
+  const deployer = DEPLOYER + 1
   w.fund(deployer, 10n ** 24n)
   const factory = w.deploy(deployer, 'UniswapV2Factory', addressOf(privateKey(deployer)))
   const router = w.deploy(deployer, 'SwapRouter')

@@ -1,10 +1,16 @@
 /**
  * The adaptive strategy: per block, picks one of its candidate strategies by a policy and
  * says why. The pick only decides speed: every candidate returns the sequential result.
+ *
+ * Measured throughput (gas per second of whole `runBlock` calls) is kept per strategy kind
+ * and per block size class (transaction count rounded down to a power of two), over a moving
+ * window of the latest blocks, and compared by the best of each window once a kind has two
+ * samples: the `performance` policy picks by it, and the `characteristics` policy checks its
+ * pick against it.
  */
 import { InvalidInputError } from '../errors.ts'
 import type { BlockProfile } from './analysis.ts'
-import type { AdaptivePolicy, AdaptiveStrategy, FixedStrategy, PerformanceHistory } from './types.ts'
+import type { AdaptiveStrategy, FixedStrategy, PerformanceHistory } from './types.ts'
 
 type Kind = FixedStrategy['kind']
 
@@ -23,18 +29,30 @@ const PREFERENCE: Record<Kind, Kind[]> = {
   sharded: ['sharded', 'dependency', 'optimistic', 'sequential'],
 }
 
+export const DEFAULT_WINDOW = 5
+const DEFAULT_EXPLORE = 10
+/** Samples a kind needs on a size class before measurements decide. */
+const MIN_SAMPLES = 2
+
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : String(x))
 
+/** The size class of a block: its transaction count rounded down to a power of two. */
+export function sizeClass(transactions: number): number {
+  return transactions <= 1 ? 1 : 2 ** Math.floor(Math.log2(transactions))
+}
+
 export class AdaptiveChooser {
-  /** Throughput samples (Mgas/s) per kind, newest last. */
-  private readonly samples = new Map<Kind, number[]>()
-  /** Block number (of this chooser) at which each kind was last measured. */
-  private readonly lastMeasured = new Map<Kind, number>()
-  private blocks = 0
+  /** Throughput samples (Mgas/s), newest last, per `kind|size class`. */
+  private readonly samples = new Map<string, number[]>()
+  /** Per size class: decisions made, and the decision count when each kind was last measured. */
+  private readonly decisions = new Map<number, number>()
+  private readonly lastMeasured = new Map<string, number>()
 
   /** The policy's pick for a block. */
   decide(s: AdaptiveStrategy, profile: BlockProfile, threads: number): Decision {
-    this.blocks++
+    const size = sizeClass(profile.transactions)
+    const round = (this.decisions.get(size) ?? 0) + 1
+    this.decisions.set(size, round)
     const candidates = s.candidates ?? DEFAULT_CANDIDATES
     const pick = (kind: Kind, policy: string, reason: string): Decision => {
       for (const k of PREFERENCE[kind]) {
@@ -43,9 +61,20 @@ export class AdaptiveChooser {
       }
       throw new InvalidInputError('adaptive: no candidate strategies')
     }
-    const policy: AdaptivePolicy = s.policy ?? 'characteristics'
+    const has = (k: Kind) => candidates.some((c) => c.kind === k)
+    const samples = (k: Kind) => this.samples.get(`${k}|${size}`) ?? []
+    // The best of the window: robust to one-off pauses (a garbage collection, a worker's first
+    // block compiling its code), which only ever make a run slower.
+    const best = (k: Kind) => {
+      const xs = samples(k)
+      return xs.length === 0 ? NaN : Math.max(...xs)
+    }
+    const stale = (k: Kind, every: number) => every > 0 && round - (this.lastMeasured.get(`${k}|${size}`) ?? 0) >= every
+    const sizeNote = `blocks of ${size}+ transactions`
+
+    const policy = s.policy ?? 'characteristics'
     if (typeof policy === 'function') {
-      const chosen = policy(profile, this.history())
+      const chosen = policy(profile, this.history(size))
       const kind = typeof chosen === 'string' ? chosen : chosen?.kind
       if (!(kind in PREFERENCE)) throw new InvalidInputError(`adaptive: the policy function returned ${String(kind)}, not a fixed strategy`)
       if (typeof chosen === 'object') return { strategy: chosen, policy: 'function', reason: 'chosen by the policy function' }
@@ -63,63 +92,82 @@ export class AdaptiveChooser {
         return pick('dependency', 'load', `${n} transactions between thresholds ${low} and ${high}`)
       }
       case 'characteristics': {
-        const p: { minTransactions?: number; minParallelism?: number } = typeof policy === 'object' && policy.kind === 'characteristics' ? policy : {}
+        const p: { minTransactions?: number; minParallelism?: number; measure?: boolean; explore?: number } =
+          typeof policy === 'object' && policy.kind === 'characteristics' ? policy : {}
         const minTxs = p.minTransactions ?? 16
         const minPar = p.minParallelism ?? 1.3
         const n = profile.transactions
-        if (threads < 2) return pick('sequential', 'characteristics', `one worker thread: nothing to run in parallel`)
+        if (threads < 2) return pick('sequential', 'characteristics', 'one worker thread: nothing to run in parallel')
         if (n < minTxs) return pick('sequential', 'characteristics', `small block: ${n} transactions < ${minTxs}`)
         if (profile.predictedParallelism < minPar) {
           return pick('sequential', 'characteristics', `predicted chain: parallelism ${fmt(profile.predictedParallelism)} < ${minPar}`)
         }
-        const edgesPerTx = profile.predictedEdges / n
-        if (edgesPerTx >= 0.05) {
-          return pick(
-            'dependency',
-            'characteristics',
-            `predicted dependencies: ${profile.predictedEdges} edges (unique-sender ratio ${fmt(profile.uniqueSenderRatio)}, ERC-20 share ${fmt(profile.erc20Share)}, hot share ${fmt(profile.hotShare)})`,
-          )
+        let wanted: Kind
+        let reason: string
+        if (profile.predictedEdges / n >= 0.05) {
+          wanted = 'dependency'
+          reason = `predicted dependencies: ${profile.predictedEdges} edges (unique-sender ratio ${fmt(profile.uniqueSenderRatio)}, ERC-20 share ${fmt(profile.erc20Share)}, hot share ${fmt(profile.hotShare)})`
+        } else {
+          wanted = 'optimistic'
+          reason = `few predicted dependencies (${profile.predictedEdges} edges; contract-call share ${fmt(profile.contractCallShare)})`
         }
-        return pick('optimistic', 'characteristics', `few predicted dependencies (${profile.predictedEdges} edges; contract-call share ${fmt(profile.contractCallShare)})`)
+        const chosen = pick(wanted, 'characteristics', reason)
+        // Check against measurements: does parallel execution pay for such blocks on this
+        // machine? Measure the pick and sequential first, then take the faster, re-measuring
+        // the other every `explore` blocks of this size.
+        if (p.measure === false || !has('sequential')) return chosen
+        const k = chosen.strategy.kind
+        const explore = p.explore ?? DEFAULT_EXPLORE
+        const [nk, ns] = [samples(k).length, samples('sequential').length]
+        if (nk < MIN_SAMPLES && nk <= ns) return { ...chosen, reason: `${chosen.reason}; measuring it on ${sizeNote}` }
+        if (ns < MIN_SAMPLES) return pick('sequential', 'characteristics', `${reason}; measuring sequential on ${sizeNote} for comparison`)
+        const [par, seq] = [best(k), best('sequential')]
+        const measured = `${k} ${fmt(par)} vs sequential ${fmt(seq)} Mgas/s on ${sizeNote}`
+        if (par >= seq) {
+          if (stale('sequential', explore)) return pick('sequential', 'characteristics', `${reason}; re-measuring sequential (${measured})`)
+          return { ...chosen, reason: `${chosen.reason}; measured ${measured}` }
+        }
+        if (stale(k, explore)) return { ...chosen, reason: `${chosen.reason}; re-measuring it (${measured})` }
+        return pick('sequential', 'characteristics', `${reason}, but measured ${measured}`)
       }
       case 'performance': {
         const p: { explore?: number } = typeof policy === 'object' && policy.kind === 'performance' ? policy : {}
-        const explore = p.explore ?? 10
+        const explore = p.explore ?? DEFAULT_EXPLORE
         const kinds = candidates.map((c) => c.kind)
-        const untried = kinds.find((k) => (this.samples.get(k)?.length ?? 0) === 0)
-        if (untried !== undefined) return pick(untried, 'performance', `measuring ${untried} (no sample yet)`)
-        if (explore > 0 && this.blocks % explore === 0) {
-          const stalest = kinds.reduce((a, b) => ((this.lastMeasured.get(a) ?? 0) <= (this.lastMeasured.get(b) ?? 0) ? a : b))
-          return pick(stalest, 'performance', `re-measuring ${stalest} (every ${explore} blocks)`)
-        }
-        const mean = (k: Kind) => {
-          const xs = this.samples.get(k) ?? []
-          return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
-        }
-        const best = kinds.reduce((a, b) => (mean(b) > mean(a) ? b : a))
-        const seq = this.samples.has('sequential') ? mean('sequential') : undefined
-        const summary = kinds
-          .map((k) => `${k} ${fmt(mean(k))} Mgas/s${seq !== undefined && seq > 0 ? ` (${fmt(mean(k) / seq)}x)` : ''}`)
-          .join(', ')
-        return pick(best, 'performance', `best measured throughput: ${summary}`)
+        const fewest = kinds.reduce((a, b) => (samples(b).length < samples(a).length ? b : a))
+        if (samples(fewest).length < MIN_SAMPLES) return pick(fewest, 'performance', `measuring ${fewest} on ${sizeNote} (${samples(fewest).length} samples so far)`)
+        const top = kinds.reduce((a, b) => (best(b) > best(a) ? b : a))
+        const stalest = kinds.reduce((a, b) => ((this.lastMeasured.get(`${a}|${size}`) ?? 0) <= (this.lastMeasured.get(`${b}|${size}`) ?? 0) ? a : b))
+        if (stalest !== top && stale(stalest, explore)) return pick(stalest, 'performance', `re-measuring ${stalest} (every ${explore} blocks)`)
+        const seq = has('sequential') ? best('sequential') : undefined
+        const summary = kinds.map((k) => `${k} ${fmt(best(k))} Mgas/s${seq !== undefined && seq > 0 ? ` (${fmt(best(k) / seq)}x)` : ''}`).join(', ')
+        return pick(top, 'performance', `best measured throughput on ${sizeNote}: ${summary}`)
       }
       default:
         throw new InvalidInputError(`adaptive: unknown policy ${JSON.stringify(kind)}`)
     }
   }
 
-  /** Records a block's measured throughput for the performance policy. */
-  record(kind: Kind, mgasPerSecond: number, window: number): void {
+  /** Records a block's measured throughput. */
+  record(kind: Kind, transactions: number, mgasPerSecond: number, window: number): void {
     if (!Number.isFinite(mgasPerSecond) || mgasPerSecond <= 0) return
-    const xs = this.samples.get(kind) ?? []
+    const size = sizeClass(transactions)
+    const key = `${kind}|${size}`
+    const xs = this.samples.get(key) ?? []
     xs.push(mgasPerSecond)
     while (xs.length > window) xs.shift()
-    this.samples.set(kind, xs)
-    this.lastMeasured.set(kind, this.blocks)
+    this.samples.set(key, xs)
+    this.lastMeasured.set(key, this.decisions.get(size) ?? 0)
   }
 
-  history(): PerformanceHistory {
-    return Object.fromEntries([...this.samples].map(([k, v]) => [k, [...v]]))
+  /** Measured throughput per kind for blocks of one size class. */
+  history(size: number): PerformanceHistory {
+    const out: Partial<Record<Kind, readonly number[]>> = {}
+    for (const [key, xs] of this.samples) {
+      const [kind, s] = key.split('|')
+      if (Number(s) === size) out[kind as Kind] = [...xs]
+    }
+    return out
   }
 }
 
@@ -141,8 +189,16 @@ export function checkAdaptive(s: AdaptiveStrategy): void {
   }
   if (typeof p === 'object') {
     for (const [k, v] of Object.entries(p)) {
-      if (k !== 'kind' && (typeof v !== 'number' || !(v >= 0))) throw new InvalidInputError(`adaptive: ${kind}.${k} must be a non-negative number`)
+      if (k === 'kind') continue
+      if (k === 'measure') {
+        if (typeof v !== 'boolean') throw new InvalidInputError(`adaptive: ${kind}.measure must be a boolean`)
+      } else if (typeof v !== 'number' || !(v >= 0)) {
+        throw new InvalidInputError(`adaptive: ${kind}.${k} must be a non-negative number`)
+      }
     }
     if (p.kind === 'load' && (p.low ?? 16) > (p.high ?? 256)) throw new InvalidInputError('adaptive: load.low must not exceed load.high')
+    if (p.kind === 'performance' && p.window !== undefined && (!Number.isInteger(p.window) || p.window < 1)) {
+      throw new InvalidInputError('adaptive: performance.window must be a positive integer')
+    }
   }
 }

@@ -88,6 +88,9 @@ function checkSignature(tx: TypedTransaction): number {
   return Number(recovery)
 }
 
+/** Below this many transactions, senders are recovered one by one on the calling thread. */
+const SMALL_BATCH = 32
+
 /**
  * The senders of many transactions at once, recovered on `threads` native threads (one by one
  * in JS without the addon). Where a signature is invalid the entry is the `Error` that
@@ -96,7 +99,7 @@ function checkSignature(tx: TypedTransaction): number {
 export async function recoverSenders(txs: readonly TypedTransaction[], threads: number): Promise<(Sender | Error)[]> {
   const native = loadNative()
   const out: (Sender | Error)[] = new Array(txs.length)
-  if (native === null || txs.length < 8) {
+  if (native === null || txs.length < SMALL_BATCH) {
     for (let i = 0; i < txs.length; i++) {
       try {
         out[i] = recoverSender(txs[i])
@@ -140,7 +143,9 @@ export async function recoverBlockSenders(txs: readonly TypedTransaction[], enco
   const native = loadNative()
   const common = txs[0]?.common
   // One Common for all (the usual case) gives one chain id and one hardfork for the checks.
-  if (native === null || txs.length < 4 || txs.some((tx) => tx.common !== common)) return recoverSenders(txs, threads)
+  // A few transactions are recovered at once on this thread: handing them to native threads
+  // costs more (thread start-up, scheduling) than it saves.
+  if (native === null || txs.length < SMALL_BATCH || txs.some((tx) => tx.common !== common)) return recoverSenders(txs, threads)
   const chainId = bigIntToUnpaddedBytes(common!.chainId())
   const { signers, failed } = await native.recoverPayloadSenders(encoded, chainId, common!.gteHardfork(Hardfork.Homestead), threads)
   const out: (Sender | Error)[] = new Array(txs.length)

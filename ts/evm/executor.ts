@@ -20,8 +20,8 @@ import { ExecutorClosedError, InvalidBlockError, InvalidInputError, NativeError,
 import { loadNative } from '../native.ts'
 import { WorkerPool, siblingModule, type BlockRun, type NativeBlock } from '../pool/pool.ts'
 import { bytesEqual, bytesToBigInt } from './bytes.ts'
-import { AdaptiveChooser, checkAdaptive, type Decision } from './adaptive.ts'
-import { ConflictMemory, analyzeBlock, callSignature, shardBySender, type Analysis } from './analysis.ts'
+import { AdaptiveChooser, DEFAULT_WINDOW, checkAdaptive, type Decision } from './adaptive.ts'
+import { ConflictMemory, analyzeBlock, shardByAffinity, type Analysis } from './analysis.ts'
 import { keccak256, nativeEcrecover, orderedTrieRoot, recoverBlockSenders, recoverSender, recoverSenders, type Sender } from './crypto.ts'
 import { decodeOutcome, outcomeOf, receiptOf, runTxResultOf, type TxOutcome } from './outcome.ts'
 import { installJumpAnalysisCache } from './jumpdest.ts'
@@ -239,10 +239,13 @@ export class ParallelExecutor implements AsyncDisposable {
     }
     const encoded = encodeTxs(txs as TypedTransaction[])
     const senders = await recoverBlockSenders(txs, encoded, this.threads)
-    if (requested.kind === 'sequential' || requested.kind === 'optimistic') return { strategy: requested, senders, encoded }
+    if (requested.kind === 'sequential') return { strategy: requested, senders, encoded }
+    // Every parallel strategy gets the analysis: it costs a few µs per transaction, it is what
+    // the executor learns conflicts against, and its profile is reported.
     const addresses = senders.map((s, i) => (s instanceof Error ? placeholderSender(i) : s.address.bytes))
     const remember = requested.kind !== 'dependency' || requested.remember !== false
     const analysis = analyzeBlock(txs, addresses, remember ? this.memory : undefined)
+    if (requested.kind === 'optimistic') return { strategy: requested, senders, encoded, analysis }
     let strategy: FixedStrategy
     let decision: ExecutionMetrics['decision']
     if (requested.kind === 'adaptive') {
@@ -254,9 +257,9 @@ export class ParallelExecutor implements AsyncDisposable {
     }
     let shards: Plan['shards']
     if (strategy.kind === 'sharded') {
-      const s = shardBySender(txs, addresses, strategy.shards ?? this.threads)
+      const s = shardByAffinity(txs, addresses, strategy.shards ?? this.threads, analysis.hotKeys)
       if (s.used < 2) {
-        decision = { requested: requested.kind, ...(decision?.policy !== undefined ? { policy: decision.policy } : {}), reason: `${decision?.reason !== undefined ? `${decision.reason}; ` : ''}sharded: every transaction falls into one sender shard, so the block runs sequentially` }
+        decision = { requested: requested.kind, ...(decision?.policy !== undefined ? { policy: decision.policy } : {}), reason: `${decision?.reason !== undefined ? `${decision.reason}; ` : ''}sharded: every transaction falls into one shard (one sender, or calls remembered as conflicting), so the block runs sequentially` }
         strategy = { kind: 'sequential' }
       } else {
         shards = { shardOf: s.shardOf, count: strategy.shards ?? this.threads, loads: s.loads }
@@ -286,8 +289,9 @@ export class ParallelExecutor implements AsyncDisposable {
     t.strategies[m.strategy] = (t.strategies[m.strategy] ?? 0) + 1
     for (const k of Object.keys(t.timings) as (keyof ExecutionMetrics['timings'])[]) t.timings[k] += m.timings[k]
     if (requested.kind === 'adaptive' && m.transactions > 0 && m.fallbackReason === undefined) {
-      const window = typeof requested.policy === 'object' && requested.policy.kind === 'performance' ? (requested.policy.window ?? 5) : 5
-      this.chooser.record(m.strategy, Number(gasUsed) / 1e6 / (m.timings.total / 1e3), window)
+      const p = requested.policy
+      const window = typeof p === 'object' && p.kind === 'performance' ? (p.window ?? DEFAULT_WINDOW) : DEFAULT_WINDOW
+      this.chooser.record(m.strategy, m.transactions, Number(gasUsed) / 1e6 / (m.timings.total / 1e3), window)
     }
   }
 
@@ -443,7 +447,7 @@ export class ParallelExecutor implements AsyncDisposable {
     }
     await this.overlay.applyNative(decodeSnapshot(run.snapshot!), run.code)
     // Remember which call signatures conflicted, for the dependency strategy's next blocks.
-    if (run.graph !== undefined) this.memory.learn(plan.analysis?.signatures ?? block.transactions.map(callSignature), run.graph)
+    if (run.graph !== undefined && plan.analysis !== undefined) this.memory.learn(plan.analysis, run.graph)
     const s = run.stats
     const failed = failures(outcomes)
     return {

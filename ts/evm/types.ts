@@ -47,9 +47,11 @@ export type FixedStrategy =
       remember?: boolean
     }
   /**
-   * Transactions partitioned by sender affinity into shards; each shard's transactions run in
-   * block order on one worker. Cross-shard conflicts are caught by validation. A block whose
-   * transactions all fall into one shard runs sequentially (no parallelism to gain).
+   * Transactions partitioned by sender affinity into shards (all of a sender's transactions,
+   * and all calls remembered as conflicting with each other, share a shard); each shard's
+   * transactions run in block order on one worker. Cross-shard conflicts are caught by
+   * validation. A block whose transactions all fall into one shard runs sequentially (no
+   * parallelism to gain).
    */
   | {
       kind: 'sharded'
@@ -78,7 +80,10 @@ export type AdaptivePolicy =
   /**
    * By the block's shape: small blocks and blocks predicted to be one long chain run
    * sequentially; blocks with predicted dependencies (shared senders, known token calls,
-   * remembered conflicts) use `dependency`; the rest `optimistic`.
+   * remembered conflicts) use `dependency`; the rest `optimistic`. Then, unless
+   * `measure: false`, the pick is checked against measured throughput for blocks of the same
+   * size class on this machine: if sequential was faster, sequential runs (each is
+   * re-measured every `explore` blocks of that size).
    */
   | {
       kind: 'characteristics'
@@ -86,18 +91,23 @@ export type AdaptivePolicy =
       minTransactions?: number
       /** Predicted parallelism below this runs sequentially. @default 1.3 */
       minParallelism?: number
+      /** Check picks against measured throughput. @default true */
+      measure?: boolean
+      /** @default 10 */
+      explore?: number
     }
   /** By transaction count: below `low` sequential, from `high` on optimistic, dependency between. */
   | { kind: 'load'; low?: number; high?: number }
   /**
-   * By measured throughput: each candidate's gas per second over its last `window` blocks;
-   * the best is picked, and every `explore` blocks the least recently measured one is tried.
+   * By measured throughput: each candidate's gas per second over its last `window` blocks of
+   * the same size class; the best is picked, and a candidate not measured for `explore`
+   * blocks is measured again.
    */
   | { kind: 'performance'; window?: number; explore?: number }
   /** Your own: return a candidate (or its kind) for the block. */
   | ((block: BlockProfile, history: PerformanceHistory) => FixedStrategy | FixedStrategy['kind'])
 
-/** Measured throughput per strategy kind (the performance policy's window). */
+/** Measured throughput (Mgas/s, newest last) per strategy kind, for blocks of the same size class. */
 export type PerformanceHistory = Readonly<Partial<Record<FixedStrategy['kind'], readonly number[]>>>
 
 export type StrategyKind = Strategy['kind']
