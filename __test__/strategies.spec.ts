@@ -30,14 +30,18 @@ needsNative('dependency: predicted same-sender and transfer dependencies leave n
   // when what it reads is final.
   const wl = await W.nonceChains(8, 6)
   await using x = await ParallelExecutor.create({ threads: 4, strategy: { kind: 'dependency' } })
+  let waits = 0
   for (let i = 0; i < 3; i++) {
     const r = await run(x, wl)
     await same(t, wl, r, `run ${i}`)
     t.is(r.metrics.strategy, 'dependency')
-    t.true(r.metrics.hintWaits > 0, 'transactions waited for their predicted predecessors')
+    waits += r.metrics.hintWaits
     t.is(r.metrics.reexecutions, 0, `run ${i}: ${JSON.stringify(r.metrics)}`)
     t.true(r.metrics.profile!.predictedEdges > 0)
   }
+  // With 4 workers on chains 8 senders wide, some transaction reaches a worker before its
+  // predecessor finished in at least one of three runs.
+  t.true(waits > 0, 'transactions waited for their predicted predecessors')
 })
 
 needsNative('dependency: known ERC-20 calls are predicted from their arguments', async (t) => {
@@ -89,22 +93,18 @@ needsNative('adaptive, characteristics: small blocks and predicted chains run se
   const r4 = await run(x, independent)
   t.is(r4.metrics.strategy, 'optimistic')
   t.regex(r4.metrics.decision!.reason, /few predicted dependencies.*measuring it on blocks of 32\+ transactions/)
-  // Then the pick is checked against what was measured on blocks of the same size class
-  // (here also the sequential run of the 40-transaction chain above): two samples of each,
-  // then the faster runs.
-  const r5 = await run(x, independent)
-  t.regex(r5.metrics.decision!.reason, /measuring it/)
-  const r6 = await run(x, independent)
-  t.regex(r6.metrics.decision!.reason, /measuring sequential/)
-  const r7 = await run(x, independent)
-  t.regex(r7.metrics.decision!.reason, /measured optimistic [\d.]+ vs sequential [\d.]+ Mgas\/s on blocks of 32\+ transactions/)
-  await same(t, independent, r7, 'measured pick')
-  // Without a sequential measurement yet, sequential is measured first.
-  await using fresh = await ParallelExecutor.create({ threads: 2 })
-  t.is((await run(fresh, independent)).metrics.strategy, 'optimistic')
-  const second = await run(fresh, independent)
-  t.is(second.metrics.strategy, 'sequential')
-  t.regex(second.metrics.decision!.reason, /measuring sequential on blocks of 32\+ transactions for comparison/)
+  // Then the pick is checked against what is measured on blocks of the same size class: the
+  // pick and sequential are measured (after warm-up blocks, which are not), then the faster
+  // runs, and its reason gives both throughputs.
+  const reasons: string[] = []
+  for (let i = 0; i < 12 && !/measured optimistic/.test(reasons.at(-1) ?? ''); i++) {
+    const r = await run(x, independent)
+    reasons.push(r.metrics.decision!.reason)
+    await same(t, independent, r, `block ${i}`)
+  }
+  t.true(reasons.some((r) => /few predicted dependencies.*; measuring it on blocks of 32\+ transactions/.test(r)), reasons.join('\n'))
+  t.true(reasons.some((r) => /measuring sequential on blocks of 32\+ transactions for comparison/.test(r)), reasons.join('\n'))
+  t.regex(reasons.at(-1)!, /measured optimistic [\d.]+ vs sequential [\d.]+ Mgas\/s on blocks of 32\+ transactions/)
   const off = await run(x, independent, { kind: 'adaptive', policy: { kind: 'characteristics', measure: false } })
   t.is(off.metrics.strategy, 'optimistic')
 })
@@ -142,7 +142,9 @@ needsNative('remembered conflicts keep their grain: swaps conflict per pool, not
   await same(t, wl, r, 'swaps')
   t.is(r.metrics.profile!.hotShare, 1)
   t.true(r.metrics.profile!.predictedParallelism > 2.5, `predicted parallelism ${r.metrics.profile!.predictedParallelism}`)
-  t.true(r.metrics.hintWaits > 0)
+  // Three chains of 12 swaps, one per pool (whether a swap had to wait for its predecessor
+  // depends on timing, so that is not asserted here).
+  t.is(r.metrics.profile!.predictedEdges, 33)
 })
 
 needsNative('adaptive, load: thresholds on the transaction count', async (t) => {
@@ -162,14 +164,18 @@ needsNative('adaptive, performance: measures every candidate, then keeps the fas
   const wl = await W.ethTransfers(40)
   const reasons: string[] = []
   const picks: string[] = []
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 16; i++) {
     const r = await run(x, wl)
     picks.push(r.metrics.strategy)
     reasons.push(r.metrics.decision!.reason)
   }
-  t.deepEqual(picks.slice(0, 4), ['sequential', 'optimistic', 'sequential', 'optimistic'], 'each candidate is measured twice first')
-  t.regex(reasons[4], /best measured throughput on blocks of 32\+ transactions: sequential .* Mgas\/s.*, optimistic .* Mgas\/s/)
-  t.true(reasons.some((r) => /re-measuring/.test(r)), reasons.join('\n'))
+  // Both are measured before anything is decided; then the best is kept, and the other is
+  // re-measured now and then.
+  const firstDecision = reasons.findIndex((r) => /best measured throughput/.test(r))
+  t.true(firstDecision > 0, reasons.join('\n'))
+  t.true(picks.slice(0, firstDecision).includes('sequential') && picks.slice(0, firstDecision).includes('optimistic'))
+  t.regex(reasons[firstDecision], /best measured throughput on blocks of 32\+ transactions: sequential .* Mgas\/s.*, optimistic .* Mgas\/s/)
+  t.true(reasons.slice(firstDecision).some((r) => /re-measuring/.test(r)), reasons.join('\n'))
 })
 
 needsNative('adaptive, a user function: gets the block profile and picks', async (t) => {
@@ -238,4 +244,32 @@ test('bad strategy options are typed errors', async (t) => {
   for (const strategy of bad) {
     await t.throwsAsync(ParallelExecutor.create({ threads: 1, strategy: strategy as Strategy }), { instanceOf: InvalidInputError }, JSON.stringify(strategy))
   }
+})
+
+test('the pre-analysis reads any call data: empty, shorter than a selector, shorter than an argument, with access lists', async (t) => {
+  // Mainnet has calls with 1 to 3 bytes of data (block 4864590 has some); those have no
+  // selector, so no signature, and must not make the analysis throw.
+  const { createLegacyTx, createAccessList2930Tx } = await import('@ethereumjs/tx')
+  const { Common, Mainnet, Hardfork } = await import('@ethereumjs/common')
+  const common = new Common({ chain: Mainnet, hardfork: Hardfork.Cancun })
+  const to = new Uint8Array(20).fill(0xee)
+  const txs = []
+  const senders = []
+  for (let len = 0; len <= 40; len++) {
+    const data = Uint8Array.from({ length: len }, (_, i) => (i * 31 + len) & 0xff)
+    txs.push(createLegacyTx({ to, data, gasLimit: 50_000 + len }, { common }))
+    txs.push(createAccessList2930Tx({ to, data, gasLimit: 60_000, accessList: [{ address: bytesToHex(to), storageKeys: [bytesToHex(new Uint8Array(32).fill(len))] }] }, { common }))
+    senders.push(new Uint8Array(20).fill(len + 1), new Uint8Array(20).fill(len + 100))
+  }
+  const { analyzeBlock } = await import('../ts/evm/analysis.ts')
+  const a = analyzeBlock(txs, senders)
+  for (let i = 0; i < txs.length; i++) {
+    const len = txs[i].data.length
+    t.is(a.signatures[i] !== undefined, len >= 4, `signature with ${len} bytes of call data`)
+    t.is(a.withArgument[i] !== undefined, len >= 36, `signature and argument with ${len} bytes of call data`)
+  }
+  t.is(a.profile.transactions, txs.length)
+  // Distinct senders and slots: the only shared key is the callee's account, which the two
+  // transactions without call data (and without value) touch.
+  t.is(a.profile.predictedEdges, 1)
 })

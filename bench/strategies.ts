@@ -6,7 +6,8 @@
  *
  * Every executor keeps what it learns across blocks, as in real use: remembered conflicts, and
  * the adaptive strategy's measured throughput per strategy (it measures its candidates during
- * the warm-up rounds, which are the same for every runner).
+ * the warm-up rounds, which are the same for every runner). Blocks under 100 transactions get
+ * ten times the rounds (they take milliseconds, where scheduling noise is large).
  *
  *   npm run bench -- strategies [--workloads chains,counter,...] [--runs 7] [--threads 2] [--quick]
  */
@@ -28,7 +29,7 @@ const arg = (name: string, fallback: string) => {
 }
 const quick = args.includes('--quick')
 const runs = Number(arg('runs', quick ? '3' : '7'))
-const warmup = Number(arg('warmup', quick ? '4' : '5'))
+const warmup = Number(arg('warmup', quick ? '8' : '10'))
 const threads = Number(arg('threads', '2'))
 const scale = quick ? 0.25 : 1
 
@@ -84,11 +85,13 @@ async function benchmark(key: string): Promise<{ key: string; label: string; hom
       { common: wl.common },
     )
   const executors = await Promise.all(RUNNERS.map((r) => ParallelExecutor.create({ common: wl.common, threads: r.threads, strategy: r.strategy })))
+  // Small blocks take milliseconds, where scheduling noise is large: run them more often.
+  const rounds = wl.block.transactions.length < 100 ? runs * 10 : runs
   const times = RUNNERS.map(() => [] as number[])
   const metrics = RUNNERS.map(() => [] as ExecutionMetrics[])
   const roots = new Set<string>()
   try {
-    for (let round = 0; round < warmup + runs; round++) {
+    for (let round = 0; round < warmup + rounds; round++) {
       for (let k = 0; k < RUNNERS.length; k++) {
         const block = fresh()
         const t = performance.now()

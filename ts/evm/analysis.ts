@@ -120,8 +120,8 @@ export function analyzeBlock(txs: readonly TypedTransaction[], senders: readonly
     if (to !== undefined && (tx.value > 0n || data.length === 0)) keys.push('a' + to)
     if (to !== undefined && data.length > 0) {
       contractCalls++
-      const sig = to + key(data, 0, 4)
-      signatures[i] = data.length >= 4 ? sig : undefined
+      // Call data shorter than a selector (1 to 3 bytes) has no signature.
+      signatures[i] = data.length >= 4 ? to + key(data, 0, 4) : undefined
       withArgument[i] = data.length >= 36 ? to + key(data, 0, 36) : undefined
       const selector = selectorOf(data)
       if (selector === SELECTOR_TRANSFER) {

@@ -44,6 +44,8 @@ import type {
 } from './types.ts'
 
 const ZERO_HASH_BLOCK = { hash: () => new Uint8Array(32) }
+/** Blocks whose times the adaptive strategy does not measure, per kind of thread. */
+const WARMUP_BLOCKS = { sequential: 1, parallel: 2 }
 const MAX_GAS_LIMIT = 0x8000000000000000n
 
 /** Decoded location of a worker's base-state request. */
@@ -61,6 +63,9 @@ export class ParallelExecutor implements AsyncDisposable {
   private readonly memory = new ConflictMemory()
   private readonly chooser = new AdaptiveChooser()
   private readonly totals: ExecutorStatistics = emptyStatistics()
+  /** Blocks run so far on the calling thread and on the worker pool (see `account`). */
+  private sequentialBlocks = 0
+  private parallelBlocks = 0
 
   private constructor(
     private readonly common: Common,
@@ -288,7 +293,11 @@ export class ParallelExecutor implements AsyncDisposable {
     if (m.serialFrom !== undefined) t.serialSwitches++
     t.strategies[m.strategy] = (t.strategies[m.strategy] ?? 0) + 1
     for (const k of Object.keys(t.timings) as (keyof ExecutionMetrics['timings'])[]) t.timings[k] += m.timings[k]
-    if (requested.kind === 'adaptive' && m.transactions > 0 && m.fallbackReason === undefined) {
+    // A thread's first blocks compile the EVM's code paths: their times say little about the
+    // strategy. The worker pool (shared by the parallel strategies) and the calling thread
+    // each get warm-up blocks that are not measured.
+    const warm = m.strategy === 'sequential' ? this.sequentialBlocks++ >= WARMUP_BLOCKS.sequential : this.parallelBlocks++ >= WARMUP_BLOCKS.parallel
+    if (requested.kind === 'adaptive' && warm && m.transactions > 0 && m.fallbackReason === undefined) {
       const p = requested.policy
       const window = typeof p === 'object' && p.kind === 'performance' ? (p.window ?? DEFAULT_WINDOW) : DEFAULT_WINDOW
       this.chooser.record(m.strategy, m.transactions, Number(gasUsed) / 1e6 / (m.timings.total / 1e3), window)
