@@ -61,6 +61,7 @@ export class ParallelExecutor implements AsyncDisposable {
   private activeBlock: NativeBlock | undefined
   /** Conflicts remembered across blocks (hints for the dependency strategy). */
   private readonly memory = new ConflictMemory()
+  private warnedAnalysis = false
   private readonly chooser = new AdaptiveChooser()
   private readonly totals: ExecutorStatistics = emptyStatistics()
   /** Blocks run so far on the calling thread and on the worker pool (see `account`). */
@@ -249,7 +250,20 @@ export class ParallelExecutor implements AsyncDisposable {
     // the executor learns conflicts against, and its profile is reported.
     const addresses = senders.map((s, i) => (s instanceof Error ? placeholderSender(i) : s.address.bytes))
     const remember = requested.kind !== 'dependency' || requested.remember !== false
-    const analysis = analyzeBlock(txs, addresses, remember ? this.memory : undefined)
+    let analysis: Analysis
+    try {
+      analysis = analyzeBlock(txs, addresses, remember ? this.memory : undefined)
+    } catch (e) {
+      // The analysis only guides scheduling: without it, plain Block-STM still returns the
+      // sequential result. A failure here is a bug of ours, so it is reported, not hidden.
+      const reason = `optimistic: the pre-analysis failed (${(e as Error).message}), so the block runs without predictions`
+      if (!this.warnedAnalysis) {
+        this.warnedAnalysis = true
+        process.emitWarning(`parallel-evm: ${reason}`)
+      }
+      const strategy: FixedStrategy = requested.kind === 'optimistic' ? requested : { kind: 'optimistic', ...(requested.kind !== 'adaptive' && requested.maxReexecutions !== undefined ? { maxReexecutions: requested.maxReexecutions } : {}) }
+      return { strategy, decision: { requested: requested.kind, reason }, senders, encoded }
+    }
     if (requested.kind === 'optimistic') return { strategy: requested, senders, encoded, analysis }
     let strategy: FixedStrategy
     let decision: ExecutionMetrics['decision']
