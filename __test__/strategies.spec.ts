@@ -97,7 +97,7 @@ needsNative('adaptive, characteristics: small blocks and predicted chains run se
   // pick and sequential are measured (after warm-up blocks, which are not), then the faster
   // runs, and its reason gives both throughputs.
   const reasons: string[] = []
-  for (let i = 0; i < 12 && !/measured optimistic/.test(reasons.at(-1) ?? ''); i++) {
+  for (let i = 0; i < 20 && !/measured optimistic/.test(reasons.at(-1) ?? ''); i++) {
     const r = await run(x, independent)
     reasons.push(r.metrics.decision!.reason)
     await same(t, independent, r, `block ${i}`)
@@ -164,7 +164,7 @@ needsNative('adaptive, performance: measures every candidate, then keeps the fas
   const wl = await W.ethTransfers(40)
   const reasons: string[] = []
   const picks: string[] = []
-  for (let i = 0; i < 16; i++) {
+  for (let i = 0; i < 24; i++) {
     const r = await run(x, wl)
     picks.push(r.metrics.strategy)
     reasons.push(r.metrics.decision!.reason)

@@ -32,7 +32,13 @@ const PREFERENCE: Record<Kind, Kind[]> = {
 export const DEFAULT_WINDOW = 5
 const DEFAULT_EXPLORE = 10
 /** Samples a kind needs on a size class before measurements decide. */
-const MIN_SAMPLES = 2
+const MIN_SAMPLES = 3
+/**
+ * How much faster sequential must have measured before `characteristics` overrides a
+ * parallel pick its prediction made: timings on a loaded machine vary by 5-10 %, and within
+ * this margin the prediction is kept (it then costs at most this much against sequential).
+ */
+const SEQUENTIAL_MARGIN = 0.05
 
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : String(x))
 
@@ -123,12 +129,12 @@ export class AdaptiveChooser {
         if (ns < MIN_SAMPLES) return pick('sequential', 'characteristics', `${reason}; measuring sequential on ${sizeNote} for comparison`)
         const [par, seq] = [best(k), best('sequential')]
         const measured = `${k} ${fmt(par)} vs sequential ${fmt(seq)} Mgas/s on ${sizeNote}`
-        if (par >= seq) {
+        if (par * (1 + SEQUENTIAL_MARGIN) >= seq) {
           if (stale('sequential', explore)) return pick('sequential', 'characteristics', `${reason}; re-measuring sequential (${measured})`)
           return { ...chosen, reason: `${chosen.reason}; measured ${measured}` }
         }
         if (stale(k, explore)) return { ...chosen, reason: `${chosen.reason}; re-measuring it (${measured})` }
-        return pick('sequential', 'characteristics', `${reason}, but measured ${measured}`)
+        return pick('sequential', 'characteristics', `${reason}, but measured ${measured} (sequential more than ${SEQUENTIAL_MARGIN * 100} % faster)`)
       }
       case 'performance': {
         const p: { explore?: number } = typeof policy === 'object' && policy.kind === 'performance' ? policy : {}

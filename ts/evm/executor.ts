@@ -45,7 +45,7 @@ import type {
 
 const ZERO_HASH_BLOCK = { hash: () => new Uint8Array(32) }
 /** Blocks whose times the adaptive strategy does not measure, per kind of thread. */
-const WARMUP_BLOCKS = { sequential: 1, parallel: 2 }
+const WARMUP_BLOCKS = { sequential: 1, parallel: 3 }
 const MAX_GAS_LIMIT = 0x8000000000000000n
 
 /** Decoded location of a worker's base-state request. */
@@ -249,6 +249,10 @@ export class ParallelExecutor implements AsyncDisposable {
     // Every parallel strategy gets the analysis: it costs a few µs per transaction, it is what
     // the executor learns conflicts against, and its profile is reported.
     const addresses = senders.map((s, i) => (s instanceof Error ? placeholderSender(i) : s.address.bytes))
+    if (requested.kind === 'sharded' && oneSender(addresses)) {
+      // Sender affinity puts everything in one shard: nothing to analyse or to gain.
+      return { strategy: { kind: 'sequential' }, decision: { requested: 'sharded', reason: ONE_SHARD }, senders, encoded }
+    }
     const remember = requested.kind !== 'dependency' || requested.remember !== false
     let analysis: Analysis
     try {
@@ -278,7 +282,7 @@ export class ParallelExecutor implements AsyncDisposable {
     if (strategy.kind === 'sharded') {
       const s = shardByAffinity(txs, addresses, strategy.shards ?? this.threads, analysis.hotKeys)
       if (s.used < 2) {
-        decision = { requested: requested.kind, ...(decision?.policy !== undefined ? { policy: decision.policy } : {}), reason: `${decision?.reason !== undefined ? `${decision.reason}; ` : ''}sharded: every transaction falls into one shard (one sender, or calls remembered as conflicting), so the block runs sequentially` }
+        decision = { requested: requested.kind, ...(decision?.policy !== undefined ? { policy: decision.policy } : {}), reason: `${decision?.reason !== undefined ? `${decision.reason}; ` : ''}${ONE_SHARD}` }
         strategy = { kind: 'sequential' }
       } else {
         shards = { shardOf: s.shardOf, count: strategy.shards ?? this.threads, loads: s.loads }
@@ -719,6 +723,14 @@ function normalizeStrategy(s: Strategy): Strategy {
     default:
       throw new InvalidInputError(`unknown strategy ${JSON.stringify((s as { kind?: unknown }).kind)}`)
   }
+}
+
+const ONE_SHARD = 'sharded: every transaction falls into one shard (one sender, or calls remembered as conflicting), so the block runs sequentially'
+
+/** Whether every transaction has the same sender. */
+function oneSender(addresses: readonly Uint8Array[]): boolean {
+  const first = addresses[0]
+  return addresses.every((a) => a.length === first.length && a.every((b, i) => b === first[i]))
 }
 
 /** How one block runs, settled before execution (`ParallelExecutor.plan`). */

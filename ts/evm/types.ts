@@ -82,8 +82,8 @@ export type AdaptivePolicy =
    * sequentially; blocks with predicted dependencies (shared senders, known token calls,
    * remembered conflicts) use `dependency`; the rest `optimistic`. Then, unless
    * `measure: false`, the pick is checked against measured throughput for blocks of the same
-   * size class on this machine: if sequential was faster, sequential runs (each is
-   * re-measured every `explore` blocks of that size).
+   * size class on this machine: if sequential measured more than 5 % faster, sequential runs
+   * (each is re-measured every `explore` blocks of that size).
    */
   | {
       kind: 'characteristics'
