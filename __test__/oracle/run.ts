@@ -84,13 +84,13 @@ if (totals !== undefined && totals.size > 0) {
   lines.push('')
   lines.push('| configuration | re-executions / tx | validation aborts / tx | dependency aborts / tx | dependency waits / tx | hint waits / tx | execute phase Mgas/s | strategies run |')
   lines.push('|---|---|---|---|---|---|---|---|')
-  for (const [label, t] of totals) {
+  for (const [label, { statistics: t, gas }] of totals) {
     const per = (x: number) => (x / Math.max(1, t.transactions)).toFixed(3)
     const picks = Object.entries(t.strategies).map(([k, v]) => `${k} ${v}`).join(', ')
-    lines.push(`| ${label} | ${per(t.reexecutions)} | ${per(t.validationAborts)} | ${per(t.dependencyAborts)} | ${per(t.dependencyWaits)} | ${per(t.hintWaits)} | ${(Number(t.gas) / 1e6 / (t.executeMs / 1e3)).toFixed(1)} | ${picks} |`)
+    lines.push(`| ${label} | ${per(t.reexecutions)} | ${per(t.validationAborts)} | ${per(t.dependencyAborts)} | ${per(t.dependencyWaits)} | ${per(t.hintWaits)} | ${(Number(gas) / 1e6 / (t.timings.execute / 1e3)).toFixed(1)} | ${picks} |`)
   }
   lines.push('')
-  lines.push(`(${[...totals.values()][0].transactions} transactions; see bench/ for speed ratios against baselines.)`)
+  lines.push(`(${[...totals.values()][0].statistics.transactions} transactions; see bench/ for speed ratios against baselines.)`)
 }
 for (const r of results) for (const n of r.notes) lines.push(`note: ${n}`)
 const failures = results.flatMap((r) => r.failures)

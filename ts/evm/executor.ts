@@ -41,9 +41,11 @@ import type {
   Phase,
   RunBlockOptions,
   Strategy,
+  SummedMetric,
 } from './types.ts'
 
 const ZERO_HASH_BLOCK = { hash: () => new Uint8Array(32) }
+const SUMMED_METRICS: readonly SummedMetric[] = ['transactions', 'successful', 'failed', 'executions', 'reexecutions', 'validations', 'validationAborts', 'dependencyAborts', 'dependencyWaits', 'hintWaits']
 /** Blocks whose times the adaptive strategy does not measure, per kind of thread. */
 const WARMUP_BLOCKS = { sequential: 1, parallel: 3 }
 const MAX_GAS_LIMIT = 0x8000000000000000n
@@ -295,16 +297,7 @@ export class ParallelExecutor implements AsyncDisposable {
   private account(m: ExecutionMetrics, gasUsed: bigint, requested: Strategy): void {
     const t = this.totals
     t.blocks++
-    t.transactions += m.transactions
-    t.successful += m.successful
-    t.failed += m.failed
-    t.executions += m.executions
-    t.reexecutions += m.reexecutions
-    t.validations += m.validations
-    t.validationAborts += m.validationAborts
-    t.dependencyAborts += m.dependencyAborts
-    t.dependencyWaits += m.dependencyWaits
-    t.hintWaits += m.hintWaits
+    for (const k of SUMMED_METRICS) t[k] += m[k]
     t.conflictRate = t.executions === 0 ? 0 : (t.validationAborts + t.dependencyAborts) / t.executions
     t.peakConcurrency = Math.max(t.peakConcurrency, m.peakConcurrency)
     if (m.fallbackReason !== undefined) t.fallbacks++
@@ -770,16 +763,7 @@ function packSenders(senders: (Sender | Error)[]): EvmBlockPayload['senders'] {
 function emptyStatistics(): ExecutorStatistics {
   return {
     blocks: 0,
-    transactions: 0,
-    successful: 0,
-    failed: 0,
-    executions: 0,
-    reexecutions: 0,
-    validations: 0,
-    validationAborts: 0,
-    dependencyAborts: 0,
-    dependencyWaits: 0,
-    hintWaits: 0,
+    ...(Object.fromEntries(SUMMED_METRICS.map((k) => [k, 0])) as Record<SummedMetric, number>),
     conflictRate: 0,
     peakConcurrency: 0,
     fallbacks: 0,

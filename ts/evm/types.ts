@@ -253,19 +253,22 @@ export interface ExecutionMetrics {
   timings: Record<Phase | 'total', number>
 }
 
+/** The per-block counters that `ExecutorStatistics` sums over blocks. */
+export type SummedMetric =
+  | 'transactions'
+  | 'successful'
+  | 'failed'
+  | 'executions'
+  | 'reexecutions'
+  | 'validations'
+  | 'validationAborts'
+  | 'dependencyAborts'
+  | 'dependencyWaits'
+  | 'hintWaits'
+
 /** Totals over every block an executor ran (`ParallelExecutor.statistics()`). */
-export interface ExecutorStatistics {
+export interface ExecutorStatistics extends Pick<ExecutionMetrics, SummedMetric> {
   blocks: number
-  transactions: number
-  successful: number
-  failed: number
-  executions: number
-  reexecutions: number
-  validations: number
-  validationAborts: number
-  dependencyAborts: number
-  dependencyWaits: number
-  hintWaits: number
   /** Aborted executions / executions, over all blocks. */
   conflictRate: number
   /** Highest peak concurrency of any block. */

@@ -65,6 +65,39 @@ pub struct RecoveredSenders {
     pub wall_ms: f64,
 }
 
+/// Runs `recover_one(i)` for `i` in `0..n` on up to `threads` native threads, each taking a
+/// contiguous chunk. Returns 84 bytes per index (public key, then address; zeros where it
+/// failed) and the indices that did not recover.
+pub(crate) fn recover_many(n: usize, threads: usize, recover_one: impl Fn(usize) -> Option<[u8; 64]> + Sync) -> (Vec<u8>, Vec<u32>) {
+    let mut out = vec![0u8; n * 84];
+    let chunk = n.div_ceil(threads.clamp(1, n.max(1))).max(1);
+    let recover_one = &recover_one;
+    let failed = std::thread::scope(|scope| {
+        let handles: Vec<_> = out
+            .chunks_mut(chunk * 84)
+            .enumerate()
+            .map(|(c, dst)| {
+                scope.spawn(move || {
+                    let mut failed = Vec::new();
+                    for (k, slot) in dst.chunks_mut(84).enumerate() {
+                        let i = c * chunk + k;
+                        match recover_one(i) {
+                            Some(key) => {
+                                slot[..64].copy_from_slice(&key);
+                                slot[64..].copy_from_slice(&address_of(&key));
+                            }
+                            None => failed.push(i as u32),
+                        }
+                    }
+                    failed
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    (out, failed)
+}
+
 pub struct RecoverTask {
     hashes: Vec<u8>,
     signatures: Vec<u8>,
@@ -81,34 +114,10 @@ impl Task for RecoverTask {
             return Err(Error::new(Status::InvalidArg, "expected 32-byte hashes and 65-byte signatures (r, s, recovery id)"));
         }
         let start = Instant::now();
-        let mut out = vec![0u8; n * 84];
-        let threads = self.threads.clamp(1, n.max(1));
-        let chunk = n.div_ceil(threads).max(1);
-        let failed: Vec<u32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = out
-                .chunks_mut(chunk * 84)
-                .enumerate()
-                .map(|(c, dst)| {
-                    let hashes = &self.hashes;
-                    let sigs = &self.signatures;
-                    scope.spawn(move || {
-                        let mut failed = Vec::new();
-                        for (k, slot) in dst.chunks_mut(84).enumerate() {
-                            let i = c * chunk + k;
-                            let sig = &sigs[i * 65..i * 65 + 65];
-                            match recover(&hashes[i * 32..i * 32 + 32], &sig[..32], &sig[32..64], sig[64]) {
-                                Ok(key) => {
-                                    slot[..64].copy_from_slice(&key);
-                                    slot[64..].copy_from_slice(&address_of(&key));
-                                }
-                                Err(_) => failed.push(i as u32),
-                            }
-                        }
-                        failed
-                    })
-                })
-                .collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        let (hashes, sigs) = (&self.hashes, &self.signatures);
+        let (out, failed) = recover_many(n, self.threads, |i| {
+            let sig = &sigs[i * 65..i * 65 + 65];
+            recover(&hashes[i * 32..i * 32 + 32], &sig[..32], &sig[32..64], sig[64]).ok()
         });
         Ok((out, failed, start.elapsed().as_secs_f64() * 1e3))
     }

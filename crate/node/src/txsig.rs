@@ -12,7 +12,7 @@ use std::time::Instant;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::crypto::{address_of, recover, RecoveredSenders};
+use crate::crypto::{recover, recover_many, RecoveredSenders};
 
 /// Value tags of the transaction codec (`Tag` in `ts/evm/txs.ts`).
 mod tag {
@@ -317,35 +317,10 @@ impl Task for RecoverPayloadTask {
     fn compute(&mut self) -> Result<Self::Output> {
         let start = Instant::now();
         let txs = transactions(&self.payload).ok_or_else(|| Error::new(Status::InvalidArg, "malformed transaction payload"))?;
-        let n = txs.len();
-        let mut out = vec![0u8; n * 84];
-        let threads = self.threads.clamp(1, n.max(1));
-        let chunk = n.div_ceil(threads).max(1);
-        let (chain_id, homestead, txs) = (&self.chain_id, self.homestead, &txs);
-        let failed: Vec<u32> = std::thread::scope(|scope| {
-            let handles: Vec<_> = out
-                .chunks_mut(chunk * 84)
-                .enumerate()
-                .map(|(c, dst)| {
-                    scope.spawn(move || {
-                        let mut failed = Vec::new();
-                        for (k, slot) in dst.chunks_mut(84).enumerate() {
-                            let i = c * chunk + k;
-                            let recovered = signing_input(&txs[i], chain_id, homestead)
-                                .and_then(|(hash, r, s, rec)| recover(&hash, &r, &s, rec).ok());
-                            match recovered {
-                                Some(key) => {
-                                    slot[..64].copy_from_slice(&key);
-                                    slot[64..].copy_from_slice(&address_of(&key));
-                                }
-                                None => failed.push(i as u32),
-                            }
-                        }
-                        failed
-                    })
-                })
-                .collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        let (chain_id, homestead) = (&self.chain_id, self.homestead);
+        let (out, failed) = recover_many(txs.len(), self.threads, |i| {
+            let (hash, r, s, rec) = signing_input(&txs[i], chain_id, homestead)?;
+            recover(&hash, &r, &s, rec).ok()
         });
         Ok((out, failed, start.elapsed().as_secs_f64() * 1e3))
     }
