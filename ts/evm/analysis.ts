@@ -45,18 +45,6 @@ function abiAddress(data: Uint8Array, word: number): string | undefined {
   return data.length >= start + 20 ? key(data, start, start + 20) : undefined
 }
 
-/** A call's signature: contract address and selector (undefined for transfers and creations). */
-export function callSignature(tx: TypedTransaction): string | undefined {
-  if (tx.to === undefined || tx.data.length < 4) return undefined
-  return key(tx.to.bytes) + key(tx.data, 0, 4)
-}
-
-/** A call's signature with its first argument word (the pool, token or account it is about). */
-export function callWithArgument(tx: TypedTransaction): string | undefined {
-  if (tx.to === undefined || tx.data.length < 36) return undefined
-  return key(tx.to.bytes) + key(tx.data, 0, 36)
-}
-
 export interface BlockProfile {
   transactions: number
   /** Share of transactions that call a contract (have a recipient and call data). */
