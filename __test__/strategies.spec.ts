@@ -24,6 +24,23 @@ async function same(t: import('ava').ExecutionContext, wl: W.Workload, r: Awaite
 const run = (x: ParallelExecutor, wl: W.Workload, strategy?: Strategy) =>
   x.runBlock({ block: wl.block, prestate: wl.prestate, skipBlockValidation: true, generate: true, strategy })
 
+needsNative('optimistic: sender order leaves nothing to re-execute on independent nonce chains', async (t) => {
+  // Each sender pays fresh recipients: the only conflicts are the nonce chains, and with
+  // sender order a transaction starts only after its sender's previous one has executed.
+  const wl = await W.senderChains(3, 10)
+  await using x = await ParallelExecutor.create({ threads: 4, strategy: { kind: 'optimistic' } })
+  for (let i = 0; i < 3; i++) {
+    const r = await run(x, wl)
+    await same(t, wl, r, `run ${i}`)
+    t.is(r.metrics.strategy, 'optimistic')
+    t.is(r.metrics.reexecutions, 0, `run ${i}: ${JSON.stringify(r.metrics)}`)
+  }
+  // Plain Block-STM (senderOrder: false) may re-execute them; it returns the same result.
+  const plain = await run(x, wl, { kind: 'optimistic', senderOrder: false })
+  await same(t, wl, plain, 'plain Block-STM')
+  t.is(plain.metrics.hintWaits, 0)
+})
+
 needsNative('dependency: predicted same-sender and transfer dependencies leave nothing to re-execute', async (t) => {
   // Rings of nonce chains (each sender pays the next one): every conflict is on a sender or
   // a recipient account, which the pre-analysis predicts, so each transaction starts only

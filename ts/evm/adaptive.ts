@@ -154,6 +154,21 @@ export class AdaptiveChooser {
     }
   }
 
+  /**
+   * The default policy's decision where it needs no pre-analysis (one worker thread, or a
+   * block below `minTransactions`): sequential, when that is a candidate. Undefined otherwise.
+   */
+  quick(s: AdaptiveStrategy, transactions: number, threads: number): Decision | undefined {
+    const policy = s.policy ?? 'characteristics'
+    if (typeof policy === 'function' || (typeof policy === 'string' ? policy : policy.kind) !== 'characteristics') return undefined
+    const sequential = (s.candidates ?? DEFAULT_CANDIDATES).find((c) => c.kind === 'sequential')
+    if (sequential === undefined) return undefined
+    const minTxs = (typeof policy === 'object' && policy.kind === 'characteristics' ? policy.minTransactions : undefined) ?? 16
+    if (threads < 2) return { strategy: sequential, policy: 'characteristics', reason: 'one worker thread: nothing to run in parallel' }
+    if (transactions < minTxs) return { strategy: sequential, policy: 'characteristics', reason: `small block: ${transactions} transactions < ${minTxs}` }
+    return undefined
+  }
+
   /** Records a block's measured throughput. */
   record(kind: Kind, transactions: number, mgasPerSecond: number, window: number): void {
     if (!Number.isFinite(mgasPerSecond) || mgasPerSecond <= 0) return

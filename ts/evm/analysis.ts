@@ -78,6 +78,29 @@ export interface Analysis {
 }
 
 /**
+ * The one dependency known for certain before execution: a transaction's nonce is the one its
+ * sender's previous transaction in the block leaves. Each transaction's predecessor is that
+ * previous transaction (none for a sender's first). Run without it, Block-STM executes a
+ * sender's later transactions against a stale nonce and throws the work away: on a block
+ * dominated by one sender (an exchange's or a pool's payouts) that costs about two wasted
+ * executions per transaction on two threads.
+ */
+export function senderOrder(senders: readonly Uint8Array[]): Analysis['hints'] {
+  const n = senders.length
+  const offsets = new Uint32Array(n + 1)
+  const preds: number[] = []
+  const last = new Map<string, number>()
+  for (let i = 0; i < n; i++) {
+    const sender = key(senders[i])
+    const prev = last.get(sender)
+    if (prev !== undefined) preds.push(prev)
+    last.set(sender, i)
+    offsets[i + 1] = preds.length
+  }
+  return { offsets, preds: Uint32Array.from(preds) }
+}
+
+/**
  * Analyses a block. `senders[i]` is the 20-byte sender of transaction `i`.
  */
 export function analyzeBlock(txs: readonly TypedTransaction[], senders: readonly Uint8Array[], memory?: ConflictMemory): Analysis {

@@ -8,10 +8,14 @@ export function toHex(b: Uint8Array): `0x${string}` {
 }
 
 export function hexBytes(hex: string): Uint8Array {
-  const h = hex.startsWith('0x') || hex.startsWith('0X') ? hex.slice(2) : hex
-  if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h)) throw new RangeError(`not hex bytes: ${hex.slice(0, 80)}`)
-  const out = new Uint8Array(h.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.substr(i * 2, 2), 16)
+  const from = hex.length >= 2 && hex[0] === '0' && (hex[1] === 'x' || hex[1] === 'X') ? 2 : 0
+  const digits = hex.length - from
+  // Buffer's decoder stops at the first pair that is not hex: a short result means bad input.
+  const b = digits % 2 === 0 ? Buffer.from(from === 0 ? hex : hex.slice(from), 'hex') : undefined
+  if (b === undefined || b.length * 2 !== digits) throw new RangeError(`not hex bytes: ${hex.slice(0, 80)}`)
+  // Own memory, not a slice of Buffer's shared pool.
+  const out = new Uint8Array(b.length)
+  out.set(b)
   return out
 }
 

@@ -21,7 +21,7 @@ import { loadNative } from '../native.ts'
 import { WorkerPool, siblingModule, type BlockRun, type NativeBlock } from '../pool/pool.ts'
 import { bytesEqual, bytesToBigInt } from './bytes.ts'
 import { AdaptiveChooser, DEFAULT_WINDOW, checkAdaptive, type Decision } from './adaptive.ts'
-import { ConflictMemory, analyzeBlock, shardByAffinity, type Analysis } from './analysis.ts'
+import { ConflictMemory, analyzeBlock, senderOrder, shardByAffinity, type Analysis } from './analysis.ts'
 import { keccak256, nativeEcrecover, orderedTrieRoot, recoverBlockSenders, recoverSender, recoverSenders, type Sender } from './crypto.ts'
 import { decodeOutcome, outcomeOf, receiptOf, runTxResultOf, type TxOutcome } from './outcome.ts'
 import { installJumpAnalysisCache } from './jumpdest.ts'
@@ -248,6 +248,11 @@ export class ParallelExecutor implements AsyncDisposable {
     const encoded = encodeTxs(txs as TypedTransaction[])
     const senders = await recoverBlockSenders(txs, encoded, this.threads)
     if (requested.kind === 'sequential') return { strategy: requested, senders, encoded }
+    if (requested.kind === 'adaptive') {
+      // Small blocks under the default policy run sequentially whatever they hold: no analysis.
+      const q = this.chooser.quick(requested, txs.length, this.threads)
+      if (q !== undefined) return { strategy: normalizeStrategy(q.strategy) as FixedStrategy, decision: { requested: 'adaptive', policy: q.policy, reason: q.reason }, senders, encoded }
+    }
     // Every parallel strategy gets the analysis: it costs a few µs per transaction, it is what
     // the executor learns conflicts against, and its profile is reported.
     const addresses = senders.map((s, i) => (s instanceof Error ? placeholderSender(i) : s.address.bytes))
@@ -268,9 +273,9 @@ export class ParallelExecutor implements AsyncDisposable {
         process.emitWarning(`parallel-evm: ${reason}`)
       }
       const strategy: FixedStrategy = requested.kind === 'optimistic' ? requested : { kind: 'optimistic', ...(requested.kind !== 'adaptive' && requested.maxReexecutions !== undefined ? { maxReexecutions: requested.maxReexecutions } : {}) }
-      return { strategy, decision: { requested: requested.kind, reason }, senders, encoded }
+      return { strategy, decision: { requested: requested.kind, reason }, senders, encoded, hints: hintsFor(strategy, undefined, addresses) }
     }
-    if (requested.kind === 'optimistic') return { strategy: requested, senders, encoded, analysis }
+    if (requested.kind === 'optimistic') return { strategy: requested, senders, encoded, analysis, hints: hintsFor(requested, analysis, addresses) }
     let strategy: FixedStrategy
     let decision: ExecutionMetrics['decision']
     if (requested.kind === 'adaptive') {
@@ -290,7 +295,7 @@ export class ParallelExecutor implements AsyncDisposable {
         shards = { shardOf: s.shardOf, count: strategy.shards ?? this.threads, loads: s.loads }
       }
     }
-    return { strategy, decision, senders, encoded, analysis, shards }
+    return { strategy, decision, senders, encoded, analysis, shards, hints: hintsFor(strategy, analysis, addresses) }
   }
 
   /** Adds a block's metrics to the executor's totals; feeds the performance policy. */
@@ -430,7 +435,7 @@ export class ParallelExecutor implements AsyncDisposable {
         payload,
         completeBase: source.complete,
         maxReexecutions: strategy.maxReexecutions,
-        hints: strategy.kind === 'dependency' ? plan.analysis?.hints : undefined,
+        hints: plan.hints,
         shards: strategy.kind === 'sharded' && plan.shards !== undefined ? { shardOf: plan.shards.shardOf, count: plan.shards.count } : undefined,
         prepare: (nb) => {
           this.activeBlock = nb
@@ -735,7 +740,16 @@ interface Plan {
   /** The transactions as `encodeTxs` wrote them. */
   encoded?: Uint8Array
   analysis?: Analysis
+  /** Predecessors a transaction waits for before its first execution. */
+  hints?: Analysis['hints']
   shards?: { shardOf: Uint32Array; count: number; loads: number[] }
+}
+
+/** What a strategy's transactions wait for before their first execution. */
+function hintsFor(strategy: FixedStrategy, analysis: Analysis | undefined, senders: Uint8Array[]): Plan['hints'] {
+  if (strategy.kind === 'dependency') return analysis?.hints
+  if (strategy.kind === 'optimistic' && strategy.senderOrder !== false) return senderOrder(senders)
+  return undefined
 }
 
 /** A stand-in sender for a transaction whose signature is invalid (the block will fail). */

@@ -24,6 +24,13 @@ export type FixedStrategy =
   | {
       kind: 'optimistic'
       /**
+       * A transaction starts only once its sender's previous transaction in the block has
+       * executed (its nonce comes from there: the one dependency known for certain). `false`
+       * gives plain Block-STM, which runs them concurrently and re-executes the later ones.
+       * @default true
+       */
+      senderOrder?: boolean
+      /**
        * Retry policy: re-executions of one transaction after which the rest of the block runs
        * in order (one transaction at a time, keeping the work already done).
        * @default undefined (no limit)

@@ -386,7 +386,12 @@ fn reexecution_limit_runs_the_rest_in_order() {
     let vm = MockVm { block: &block, refuse: vec![], executions: AtomicU64::new(0) };
     let seq = execute_sequential(&vm, block.txs.len(), base.clone()).unwrap();
     let mut switched = 0;
-    for _ in 0..5 {
+    // Whether an abort happens depends on the threads overlapping, which a busy machine can
+    // prevent for a few runs: run until the limit has engaged a few times (or give up).
+    for _ in 0..200 {
+        if switched >= 3 {
+            break;
+        }
         let opts = ParallelOptions { threads: 4, max_reexecutions: Some(0), plan: Plan::default() };
         let par = execute_parallel(&vm, block.txs.len(), base.clone(), &opts).unwrap();
         assert_same("limit", &seq, &par);
@@ -396,8 +401,8 @@ fn reexecution_limit_runs_the_rest_in_order() {
             assert!(tx < 300);
         }
     }
-    // With 4 threads on a single hot key an abort is all but certain in each run.
-    assert!(switched > 0, "the limit never engaged");
+    // With 4 threads on a single hot key an abort is all but certain in a run.
+    assert!(switched > 0, "the limit never engaged in 200 runs");
 }
 
 #[test]

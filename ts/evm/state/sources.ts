@@ -76,6 +76,35 @@ function word(v: bigint, path: string): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, 32)
 }
 
+/**
+ * Code parsed from hex, with its hash, by the hex text. Blocks in a row share most of their
+ * contracts, and the same code object keeps its cached jump analysis (`jumpdest.ts`), so a
+ * contract is decoded, hashed and analysed once rather than once per block. Bounded by the
+ * total code size; code objects are never written to.
+ */
+const parsedCode = new Map<string, { code: Uint8Array; hash: Uint8Array }>()
+let parsedCodeBytes = 0
+const PARSED_CODE_LIMIT = 64 * 2 ** 20
+
+function parseCode(hex: string): { code: Uint8Array; hash: Uint8Array } | undefined {
+  const known = parsedCode.get(hex)
+  if (known !== undefined) return known
+  let code: Uint8Array
+  try {
+    code = hexBytes(hex)
+  } catch {
+    return undefined
+  }
+  const parsed = { code, hash: code.length > 0 ? keccak256(code) : EMPTY_CODE_HASH }
+  if (parsedCodeBytes + code.length > PARSED_CODE_LIMIT) {
+    parsedCode.clear()
+    parsedCodeBytes = 0
+  }
+  parsedCode.set(hex, parsed)
+  parsedCodeBytes += code.length
+  return parsed
+}
+
 /** A validated prestate, indexed for lookups. */
 export class PrestateSource implements BaseSource {
   readonly complete = true
@@ -91,11 +120,9 @@ export class PrestateSource implements BaseSource {
     if (prestate === null || typeof prestate !== 'object' || Array.isArray(prestate)) {
       throw new InvalidInputError('prestate: expected an object mapping addresses to accounts')
     }
-    const lookupCode = (hash: string): Uint8Array | undefined => {
+    const lookupCode = (hash: string): string | Uint8Array | undefined => {
       if (bytecodes === undefined) return undefined
-      const v = bytecodes instanceof Map ? (bytecodes.get(hash) ?? bytecodes.get(hash.toLowerCase())) : (bytecodes[hash] ?? bytecodes[hash.toLowerCase()])
-      if (v === undefined) return undefined
-      return typeof v === 'string' ? hexBytes(v) : v
+      return bytecodes instanceof Map ? (bytecodes.get(hash) ?? bytecodes.get(hash.toLowerCase())) : (bytecodes[hash] ?? bytecodes[hash.toLowerCase()])
     }
     for (const [addr, acc] of Object.entries(prestate)) {
       const path = `prestate[${addr}]`
@@ -106,11 +133,11 @@ export class PrestateSource implements BaseSource {
       if (nonce >= 2n ** 64n) throw new InvalidInputError(`${path}.nonce: larger than 64 bits`)
       let codeHash: Uint8Array = EMPTY_CODE_HASH
       if (acc.code !== undefined) {
-        if (typeof acc.code !== 'string' || !/^0x([0-9a-fA-F]{2})*$/.test(acc.code)) throw new InvalidInputError(`${path}.code: not 0x-hex bytes`)
-        const code = hexBytes(acc.code)
-        if (code.length > 0) {
-          codeHash = keccak256(code)
-          this.codes.set(byteKey(codeHash), code)
+        const parsed = typeof acc.code === 'string' && acc.code.startsWith('0x') ? parseCode(acc.code) : undefined
+        if (parsed === undefined) throw new InvalidInputError(`${path}.code: not 0x-hex bytes`)
+        if (parsed.code.length > 0) {
+          codeHash = parsed.hash
+          this.codes.set(byteKey(codeHash), parsed.code)
         }
         if (acc.code_hash !== undefined && !bytesEqual(fixedHex(acc.code_hash, 32, `${path}.code_hash`), codeHash)) {
           throw new InvalidInputError(`${path}: code_hash does not match code`)
@@ -118,10 +145,12 @@ export class PrestateSource implements BaseSource {
       } else if (acc.code_hash !== undefined) {
         codeHash = fixedHex(acc.code_hash, 32, `${path}.code_hash`)
         if (!bytesEqual(codeHash, EMPTY_CODE_HASH)) {
-          const code = lookupCode(acc.code_hash)
-          if (code === undefined) throw new InvalidInputError(`${path}.code_hash: no bytecode for ${acc.code_hash}`)
-          if (!bytesEqual(keccak256(code), codeHash)) throw new InvalidInputError(`${path}.code_hash: the bytecode given for it has another hash`)
-          this.codes.set(byteKey(codeHash), code)
+          const given = lookupCode(acc.code_hash)
+          if (given === undefined) throw new InvalidInputError(`${path}.code_hash: no bytecode for ${acc.code_hash}`)
+          const parsed = typeof given === 'string' ? parseCode(given) : { code: given, hash: keccak256(given) }
+          if (parsed === undefined) throw new InvalidInputError(`bytecodes[${acc.code_hash}]: not hex bytes`)
+          if (!bytesEqual(parsed.hash, codeHash)) throw new InvalidInputError(`${path}.code_hash: the bytecode given for it has another hash`)
+          this.codes.set(byteKey(codeHash), parsed.code)
         }
       }
       const addressKey = byteKey(address)
