@@ -748,7 +748,7 @@ interface Plan {
 /** What a strategy's transactions wait for before their first execution. */
 function hintsFor(strategy: FixedStrategy, analysis: Analysis | undefined, senders: Uint8Array[]): Plan['hints'] {
   if (strategy.kind === 'dependency') return analysis?.hints
-  if (strategy.kind === 'optimistic' && strategy.senderOrder !== false) return senderOrder(senders)
+  if (strategy.kind === 'optimistic' && strategy.senderOrder === true) return senderOrder(senders)
   return undefined
 }
 
