@@ -252,6 +252,8 @@ test('bad strategy options are typed errors', async (t) => {
   const bad: unknown[] = [
     { kind: 'sharded', shards: 0 },
     { kind: 'dependency', maxReexecutions: -1 },
+    { kind: 'optimistic', senderOrder: 'yes' },
+    { kind: 'adaptive', candidates: [{ kind: 'optimistic', senderOrder: 1 }] },
     { kind: 'adaptive', policy: 'fastest' },
     { kind: 'adaptive', candidates: [] },
     { kind: 'adaptive', candidates: [{ kind: 'adaptive' }] },

@@ -707,6 +707,9 @@ function normalizeStrategy(s: Strategy): Strategy {
     case 'sequential':
       return s
     case 'optimistic':
+      limit(s)
+      if (s.senderOrder !== undefined && typeof s.senderOrder !== 'boolean') throw new InvalidInputError(`senderOrder must be a boolean, got ${JSON.stringify(s.senderOrder)}`)
+      return s
     case 'dependency':
       limit(s)
       return s
