@@ -78,8 +78,8 @@ function allStrategies(e: Awaited<typeof executors>): Case[] {
   const x4 = e.optimistic[THREADS.indexOf(4)]
   const x3 = e.optimistic[THREADS.indexOf(3)]
   out.push(['optimistic x4, maxReexecutions 0', x4, { kind: 'optimistic', maxReexecutions: 0 }])
-  out.push(['plain Block-STM x2 (no sender order)', e.optimistic[THREADS.indexOf(2)], { kind: 'optimistic', senderOrder: false }])
-  out.push(['plain Block-STM x4 (no sender order)', x4, { kind: 'optimistic', senderOrder: false }])
+  out.push(['optimistic x2 with sender order', e.optimistic[THREADS.indexOf(2)], { kind: 'optimistic', senderOrder: true }])
+  out.push(['optimistic x4 with sender order', x4, { kind: 'optimistic', senderOrder: true }])
   out.push(['dependency x3, maxReexecutions 1', x3, { kind: 'dependency', maxReexecutions: 1 }])
   out.push(['sharded x3, 2 shards', x3, { kind: 'sharded', shards: 2 }])
   return out
@@ -111,7 +111,7 @@ for (const [name, make] of WORKLOADS) {
     }
     // Without the addon every strategy runs sequentially; with it, the optimistic and
     // dependency runs must really have run in parallel: optimistic twice per thread count,
-    // dependency once, the two runs with a retry limit and the two plain Block-STM runs.
+    // dependency once, the two runs with a retry limit and the two with sender order.
     t.is(parallelRuns, native ? THREADS.length * 2 + THREADS.length + 2 + 2 : 0)
   })
 }

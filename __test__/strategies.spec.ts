@@ -28,15 +28,15 @@ needsNative('optimistic: sender order leaves nothing to re-execute on independen
   // Each sender pays fresh recipients: the only conflicts are the nonce chains, and with
   // sender order a transaction starts only after its sender's previous one has executed.
   const wl = await W.senderChains(3, 10)
-  await using x = await ParallelExecutor.create({ threads: 4, strategy: { kind: 'optimistic' } })
+  await using x = await ParallelExecutor.create({ threads: 4, strategy: { kind: 'optimistic', senderOrder: true } })
   for (let i = 0; i < 3; i++) {
     const r = await run(x, wl)
     await same(t, wl, r, `run ${i}`)
     t.is(r.metrics.strategy, 'optimistic')
     t.is(r.metrics.reexecutions, 0, `run ${i}: ${JSON.stringify(r.metrics)}`)
   }
-  // Plain Block-STM (senderOrder: false) may re-execute them; it returns the same result.
-  const plain = await run(x, wl, { kind: 'optimistic', senderOrder: false })
+  // Plain Block-STM (the default) may re-execute them; it returns the same result.
+  const plain = await run(x, wl, { kind: 'optimistic' })
   await same(t, wl, plain, 'plain Block-STM')
   t.is(plain.metrics.hintWaits, 0)
 })
@@ -252,6 +252,8 @@ test('bad strategy options are typed errors', async (t) => {
   const bad: unknown[] = [
     { kind: 'sharded', shards: 0 },
     { kind: 'dependency', maxReexecutions: -1 },
+    { kind: 'optimistic', senderOrder: 'yes' },
+    { kind: 'adaptive', candidates: [{ kind: 'optimistic', senderOrder: 1 }] },
     { kind: 'adaptive', policy: 'fastest' },
     { kind: 'adaptive', candidates: [] },
     { kind: 'adaptive', candidates: [{ kind: 'adaptive' }] },

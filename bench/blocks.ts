@@ -4,7 +4,8 @@
  *   - ethereumjs `runBlock` with the fastest pure-JS state manager we have (our in-memory
  *     journaled overlay),
  *   - parallel-evm's pure-JS fallback (PARALLEL_EVM_FORCE_JS=1, in a child process),
- *   - parallel-evm's sequential strategy, its optimistic strategy at each thread count, and
+ *   - parallel-evm's sequential strategy, its optimistic strategy (with `senderOrder: true`,
+ *     its fastest setting) at each thread count, and
  *     the default adaptive strategy (after untimed blocks to measure its candidates).
  * Runners alternate round by round after warm-up; every run gets freshly decoded transaction
  * objects (ethereumjs caches a frozen transaction's sender); times are medians; every ratio
@@ -243,7 +244,8 @@ function withCode(p: Prestate, bytecodes: Record<string, string>): Prestate {
 }
 
 async function oursRunner(name: string, kind: 'sequential' | 'optimistic' | 'adaptive', threads: number, common: Case['common']): Promise<Runner> {
-  const ex = await ParallelExecutor.create({ common, threads, strategy: { kind } })
+  const strategy = kind === 'optimistic' ? { kind, senderOrder: true } : { kind }
+  const ex = await ParallelExecutor.create({ common, threads, strategy })
   return { name, kind, threads, run: (c) => runOurs(ex, c), close: () => ex.close() }
 }
 

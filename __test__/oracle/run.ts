@@ -1,8 +1,8 @@
 /**
  * The oracle harness (`npm run test:oracle`): real mainnet blocks, blockchain tests and state
  * tests nobody here wrote, all through the ParallelExecutor: the optimistic strategy at 1, 2
- * and 4 threads, and every other strategy (plain Block-STM, i.e. optimistic without sender
- * order; sequential, dependency, sharded, adaptive) at 2.
+ * and 4 threads, and every other strategy (optimistic with sender order, sequential,
+ * dependency, sharded, adaptive) at 2.
  * Fixtures come from `$PARALLEL_EVM_FIXTURES` (default ../shared/oracle) and are discovered by
  * walking the folders. Prints pass counts per suite and hardfork and the executor's metrics
  * over the mainnet blocks per configuration; exits 1 on any failure.
@@ -25,12 +25,12 @@ const arg = (name: string, fallback?: string) => {
   return i >= 0 ? args[i + 1] : fallback
 }
 const suites = arg('suites', 'mainnet,blockchain,state')!.split(',')
-// `plain` is the optimistic strategy without sender order (plain Block-STM).
-const configs = arg('configs', 'optimistic:1,optimistic:2,optimistic:4,plain:2,sequential:1,dependency:2,sharded:2,adaptive:2')!
+// `ordered` is the optimistic strategy with sender order (`senderOrder: true`).
+const configs = arg('configs', 'optimistic:1,optimistic:2,optimistic:4,ordered:2,sequential:1,dependency:2,sharded:2,adaptive:2')!
   .split(',')
   .map((c) => {
     const [kind, threads] = c.split(':')
-    const strategy = (kind === 'plain' ? { kind: 'optimistic', senderOrder: false } : { kind }) as Strategy
+    const strategy = (kind === 'ordered' ? { kind: 'optimistic', senderOrder: true } : { kind }) as Strategy
     return { strategy, threads: Number(threads ?? 2), label: `${kind} x${threads ?? 2}` }
   })
 const filter = arg('filter')

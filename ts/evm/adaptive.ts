@@ -20,7 +20,7 @@ export interface Decision {
   reason: string
 }
 
-const DEFAULT_CANDIDATES: FixedStrategy[] = [{ kind: 'sequential' }, { kind: 'optimistic' }, { kind: 'dependency' }, { kind: 'sharded' }]
+const DEFAULT_CANDIDATES: FixedStrategy[] = [{ kind: 'sequential' }, { kind: 'optimistic', senderOrder: true }, { kind: 'dependency' }, { kind: 'sharded' }]
 /** When the wanted kind is not a candidate: the nearest one in this order. */
 const PREFERENCE: Record<Kind, Kind[]> = {
   sequential: ['sequential', 'dependency', 'sharded', 'optimistic'],

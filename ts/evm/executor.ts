@@ -707,6 +707,9 @@ function normalizeStrategy(s: Strategy): Strategy {
     case 'sequential':
       return s
     case 'optimistic':
+      limit(s)
+      if (s.senderOrder !== undefined && typeof s.senderOrder !== 'boolean') throw new InvalidInputError(`senderOrder must be a boolean, got ${JSON.stringify(s.senderOrder)}`)
+      return s
     case 'dependency':
       limit(s)
       return s
@@ -748,7 +751,7 @@ interface Plan {
 /** What a strategy's transactions wait for before their first execution. */
 function hintsFor(strategy: FixedStrategy, analysis: Analysis | undefined, senders: Uint8Array[]): Plan['hints'] {
   if (strategy.kind === 'dependency') return analysis?.hints
-  if (strategy.kind === 'optimistic' && strategy.senderOrder !== false) return senderOrder(senders)
+  if (strategy.kind === 'optimistic' && strategy.senderOrder === true) return senderOrder(senders)
   return undefined
 }
 

@@ -25,9 +25,11 @@ export type FixedStrategy =
       kind: 'optimistic'
       /**
        * A transaction starts only once its sender's previous transaction in the block has
-       * executed (its nonce comes from there: the one dependency known for certain). `false`
-       * gives plain Block-STM, which runs them concurrently and re-executes the later ones.
-       * @default true
+       * executed (its nonce comes from there: the one dependency known for certain). Without
+       * it (plain Block-STM) a sender's transactions run concurrently and the later ones
+       * re-execute on their stale nonce. `dependency` includes this among its predictions;
+       * adaptive's optimistic candidate uses it.
+       * @default false
        */
       senderOrder?: boolean
       /**
