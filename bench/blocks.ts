@@ -54,6 +54,17 @@ const ceiling = !args.includes('--no-ceiling')
 const ADAPTIVE_SETTLE = 10
 /** Collects the garbage of the previous run first, when the process allows it (--expose-gc). */
 const collect = (globalThis as { gc?: () => void }).gc ?? (() => {})
+/**
+ * Before every timed run: a garbage collection, then a short idle pause, so that what the
+ * previous run left running in the background (its workers' garbage collection) is not
+ * charged to the next runner. Runners run in a fixed order, so without it the sequential
+ * runner would always start right after the adaptive runner's workers.
+ */
+const SETTLE_MS = 30
+async function settle(): Promise<void> {
+  collect()
+  await new Promise((r) => setTimeout(r, SETTLE_MS))
+}
 
 /** A block to run: what every runner needs. */
 interface Case {
@@ -110,7 +121,7 @@ interface Timed {
 
 async function runOurs(ex: ParallelExecutor, c: Case): Promise<Timed> {
   const block = c.block()
-  collect()
+  await settle()
   const t = performance.now()
   const result = await ex.runBlock({ block, prestate: c.prestate, bytecodes: c.bytecodes, blockchain: c.blockchain, skipBlockValidation: true, skipHardForkValidation: true, generate: true })
   return { ms: performance.now() - t, root: bytesToHex(result.receiptsRoot), result }
@@ -226,7 +237,7 @@ function ethereumjsRunner(name: string, state: 'merkle' | 'memory'): Runner {
       }
       const vm = await createVM({ common: c.common.copy(), stateManager: sm, blockchain: c.blockchain as never, setHardfork: true })
       const block = c.block()
-      collect()
+      await settle()
       const t = performance.now()
       const r = await runBlock(vm, { block, generate: true, skipBlockValidation: true, skipHeaderValidation: true, skipHardForkValidation: true })
       return { ms: performance.now() - t, root: bytesToHex(r.receiptsRoot) }
@@ -446,7 +457,7 @@ if (isMainThread && !args.includes('--fallback-child')) {
 function markdown(report: Record<string, unknown>): string {
   const lines: string[] = []
   const m = report.machine as { cpus: number; model: string; memoryGB: number; node: string }
-  lines.push(`Machine: ${m.cpus} × ${m.model}, ${m.memoryGB} GB, Node ${m.node}; ${report.date}; medians of ${report.runs} runs after ${report.warmup} warm-up runs.`)
+  lines.push(`Machine: ${m.cpus} × ${m.model}, ${m.memoryGB} GB, Node ${m.node}; ${report.date}; medians of ${report.runs} runs after ${report.warmup} warm-up runs, each run after a garbage collection and a ${SETTLE_MS} ms idle pause.`)
   lines.push('')
   lines.push('| workload | runner | median ms | Mgas/s | × our sequential | × ethereumjs | ideal | efficiency |')
   lines.push('|---|---|---|---|---|---|---|---|')
