@@ -38,6 +38,7 @@ import { merkleFromPrestate } from '../__test__/support/evm.ts'
 import * as W from '../__test__/support/workloads.ts'
 import { loadMainnetBlock, mainnetBlocks } from '../__test__/oracle/mainnet.ts'
 import { makeCommon } from '../__test__/oracle/fixtures.ts'
+import { IDLE_MS, idle } from './idle.ts'
 
 const args = process.argv.slice(2)
 const arg = (name: string, fallback: string) => {
@@ -54,16 +55,10 @@ const ceiling = !args.includes('--no-ceiling')
 const ADAPTIVE_SETTLE = 10
 /** Collects the garbage of the previous run first, when the process allows it (--expose-gc). */
 const collect = (globalThis as { gc?: () => void }).gc ?? (() => {})
-/**
- * Before every timed run: a garbage collection, then a short idle pause, so that what the
- * previous run left running in the background (its workers' garbage collection) is not
- * charged to the next runner. Runners run in a fixed order, so without it the sequential
- * runner would always start right after the adaptive runner's workers.
- */
-const SETTLE_MS = 30
+/** Before every timed run: the previous run's garbage, then the idle pause (`idle.ts`). */
 async function settle(): Promise<void> {
   collect()
-  await new Promise((r) => setTimeout(r, SETTLE_MS))
+  await idle()
 }
 
 /** A block to run: what every runner needs. */
@@ -457,7 +452,7 @@ if (isMainThread && !args.includes('--fallback-child')) {
 function markdown(report: Record<string, unknown>): string {
   const lines: string[] = []
   const m = report.machine as { cpus: number; model: string; memoryGB: number; node: string }
-  lines.push(`Machine: ${m.cpus} × ${m.model}, ${m.memoryGB} GB, Node ${m.node}; ${report.date}; medians of ${report.runs} runs after ${report.warmup} warm-up runs, each run after a garbage collection and a ${SETTLE_MS} ms idle pause.`)
+  lines.push(`Machine: ${m.cpus} × ${m.model}, ${m.memoryGB} GB, Node ${m.node}; ${report.date}; medians of ${report.runs} runs after ${report.warmup} warm-up runs, each run after a garbage collection and a ${IDLE_MS} ms idle pause.`)
   lines.push('')
   lines.push('| workload | runner | median ms | Mgas/s | × our sequential | × ethereumjs | ideal | efficiency |')
   lines.push('|---|---|---|---|---|---|---|---|')

@@ -22,6 +22,7 @@ import { bytesToHex } from '@ethereumjs/util'
 
 import { ParallelExecutor, type ExecutionMetrics, type Strategy } from '../ts/index.ts'
 import * as W from '../__test__/support/workloads.ts'
+import { IDLE_MS, idle } from './idle.ts'
 
 const args = process.argv.slice(2)
 const arg = (name: string, fallback: string) => {
@@ -52,8 +53,6 @@ const WORKLOADS: Record<string, { label: string; home: string; make: () => Promi
   uniswap: { label: `${Math.round(1000 * scale)} Uniswap V2 swaps over 10 pools`, home: 'optimistic', make: () => W.uniswapSwaps(Math.round(1000 * scale), 10) },
   small: { label: '12 ETH transfers (a small block)', home: 'sequential', make: () => W.ethTransfers(12) },
 }
-
-const SETTLE_MS = 30
 
 const RUNNERS: { name: string; threads: number; strategy: Strategy }[] = [
   // Senders are recovered on the same native threads by every runner (see bench/blocks.ts).
@@ -102,10 +101,8 @@ async function benchmark(key: string): Promise<{ key: string; label: string; hom
       for (let j = 0; j < RUNNERS.length; j++) {
         const k = (j + round) % RUNNERS.length
         const block = fresh()
-        // An idle pause first: the rotation keeps each runner after the same neighbour, and
-        // without it a runner pays for its predecessor's background work (its workers'
-        // garbage collection).
-        await new Promise((r) => setTimeout(r, SETTLE_MS))
+        // The rotation keeps each runner after the same neighbour: see idle.ts.
+        await idle()
         const t = performance.now()
         const r = await executors[k].runBlock({ block, prestate: wl.prestate, skipBlockValidation: true, generate: true })
         const ms = performance.now() - t
@@ -160,7 +157,7 @@ for (const key of wanted) {
 
 const lines: string[] = []
 const m = cpus()
-lines.push(`Machine: ${m.length} × ${m[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}; ${new Date().toISOString()}; ${threads} threads for the parallel strategies; medians of ${runs} rounds after ${warmup} warm-up rounds, each run after a ${SETTLE_MS} ms idle pause; ratios are medians of per-round ratios.`)
+lines.push(`Machine: ${m.length} × ${m[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}; ${new Date().toISOString()}; ${threads} threads for the parallel strategies; medians of ${runs} rounds after ${warmup} warm-up rounds, each run after a ${IDLE_MS} ms idle pause; ratios are medians of per-round ratios.`)
 lines.push('')
 lines.push('| workload (built for) | sequential | optimistic | dependency | sharded | adaptive (its pick) | adaptive / best fixed | control: sequential again |')
 lines.push('|---|---|---|---|---|---|---|---|')

@@ -40,6 +40,14 @@ const MIN_SAMPLES = 3
  */
 const SEQUENTIAL_MARGIN = 0.05
 
+/** Why the characteristics policy runs a block sequentially before looking at it, if it does. */
+function nothingToParallelize(p: { minTransactions?: number }, transactions: number, threads: number): string | undefined {
+  const minTxs = p.minTransactions ?? 16
+  if (threads < 2) return 'one worker thread: nothing to run in parallel'
+  if (transactions < minTxs) return `small block: ${transactions} transactions < ${minTxs}`
+  return undefined
+}
+
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : String(x))
 
 /** The size class of a block: its transaction count rounded down to a power of two. */
@@ -100,11 +108,10 @@ export class AdaptiveChooser {
       case 'characteristics': {
         const p: { minTransactions?: number; minParallelism?: number; measure?: boolean; explore?: number } =
           typeof policy === 'object' && policy.kind === 'characteristics' ? policy : {}
-        const minTxs = p.minTransactions ?? 16
         const minPar = p.minParallelism ?? 1.3
         const n = profile.transactions
-        if (threads < 2) return pick('sequential', 'characteristics', 'one worker thread: nothing to run in parallel')
-        if (n < minTxs) return pick('sequential', 'characteristics', `small block: ${n} transactions < ${minTxs}`)
+        const tooSmall = nothingToParallelize(p, n, threads)
+        if (tooSmall !== undefined) return pick('sequential', 'characteristics', tooSmall)
         if (profile.predictedParallelism < minPar) {
           return pick('sequential', 'characteristics', `predicted chain: parallelism ${fmt(profile.predictedParallelism)} < ${minPar}`)
         }
@@ -162,11 +169,8 @@ export class AdaptiveChooser {
     const policy = s.policy ?? 'characteristics'
     if (typeof policy === 'function' || (typeof policy === 'string' ? policy : policy.kind) !== 'characteristics') return undefined
     const sequential = (s.candidates ?? DEFAULT_CANDIDATES).find((c) => c.kind === 'sequential')
-    if (sequential === undefined) return undefined
-    const minTxs = (typeof policy === 'object' && policy.kind === 'characteristics' ? policy.minTransactions : undefined) ?? 16
-    if (threads < 2) return { strategy: sequential, policy: 'characteristics', reason: 'one worker thread: nothing to run in parallel' }
-    if (transactions < minTxs) return { strategy: sequential, policy: 'characteristics', reason: `small block: ${transactions} transactions < ${minTxs}` }
-    return undefined
+    const reason = nothingToParallelize(typeof policy === 'object' && policy.kind === 'characteristics' ? policy : {}, transactions, threads)
+    return sequential === undefined || reason === undefined ? undefined : { strategy: sequential, policy: 'characteristics', reason }
   }
 
   /** Records a block's measured throughput. */

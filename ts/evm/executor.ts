@@ -43,9 +43,9 @@ import type {
   Strategy,
   SummedMetric,
 } from './types.ts'
+import { SUMMED_METRICS } from './types.ts'
 
 const ZERO_HASH_BLOCK = { hash: () => new Uint8Array(32) }
-const SUMMED_METRICS: readonly SummedMetric[] = ['transactions', 'successful', 'failed', 'executions', 'reexecutions', 'validations', 'validationAborts', 'dependencyAborts', 'dependencyWaits', 'hintWaits']
 /** Blocks whose times the adaptive strategy does not measure, per kind of thread. */
 const WARMUP_BLOCKS = { sequential: 1, parallel: 3 }
 const MAX_GAS_LIMIT = 0x8000000000000000n

@@ -263,17 +263,8 @@ export interface ExecutionMetrics {
 }
 
 /** The per-block counters that `ExecutorStatistics` sums over blocks. */
-export type SummedMetric =
-  | 'transactions'
-  | 'successful'
-  | 'failed'
-  | 'executions'
-  | 'reexecutions'
-  | 'validations'
-  | 'validationAborts'
-  | 'dependencyAborts'
-  | 'dependencyWaits'
-  | 'hintWaits'
+export const SUMMED_METRICS = ['transactions', 'successful', 'failed', 'executions', 'reexecutions', 'validations', 'validationAborts', 'dependencyAborts', 'dependencyWaits', 'hintWaits'] as const
+export type SummedMetric = (typeof SUMMED_METRICS)[number]
 
 /** Totals over every block an executor ran (`ParallelExecutor.statistics()`). */
 export interface ExecutorStatistics extends Pick<ExecutionMetrics, SummedMetric> {

@@ -61,11 +61,14 @@ function quantity(v: unknown, path: string): bigint {
   throw new InvalidInputError(`${path}: not a quantity: ${JSON.stringify(v)?.slice(0, 60)}`)
 }
 
-/** Exactly `bytes` bytes of 0x-hex (Buffer's decoder stops at the first non-hex digit). */
+/** Exactly `bytes` bytes of 0x-hex. */
 function fixedHex(v: unknown, bytes: number, path: string): Uint8Array {
   if (typeof v === 'string' && v.length === 2 + bytes * 2 && v[0] === '0' && (v[1] === 'x' || v[1] === 'X')) {
-    const b = Buffer.from(v.slice(2), 'hex')
-    if (b.length === bytes) return new Uint8Array(b.buffer, b.byteOffset, b.length)
+    try {
+      return hexBytes(v)
+    } catch {
+      // reported below
+    }
   }
   throw new InvalidInputError(`${path}: expected ${bytes} bytes of 0x-hex, got ${JSON.stringify(v)?.slice(0, 80)}`)
 }
