@@ -53,13 +53,14 @@ const txOverride = args.includes('--txs') ? Number(arg('txs', '0')) : undefined
 const ceiling = !args.includes('--no-ceiling')
 /** Untimed blocks for the adaptive runner to measure its candidates before the warm-up. */
 const ADAPTIVE_SETTLE = 10
-/** Collects the garbage of the previous run first, when the process allows it (--expose-gc). */
-const collect = (globalThis as { gc?: () => void }).gc ?? (() => {})
-/** Before every timed run: the previous run's garbage, then the idle pause (`idle.ts`). */
-async function settle(): Promise<void> {
-  collect()
-  await idle()
-}
+/**
+ * Before every timed run: the idle pause (`idle.ts`). No forced garbage collection: a `gc()`
+ * before a run made the calling thread's next run of ethereumjs up to 1.6x slower (its
+ * interpreter loop, `runStep`, ran at half speed after it; measured on mainnet blocks), which
+ * slowed the sequential strategy far more than the workers and so flattered every parallel
+ * ratio.
+ */
+const settle = idle
 
 /** A block to run: what every runner needs. */
 interface Case {
@@ -278,14 +279,24 @@ interface CaseResult {
   results: RunnerResult[]
 }
 
-async function benchmarkCase(c: Case, caseKey: string, includeBaselines: boolean): Promise<CaseResult> {
+/** Our runners: sequential, optimistic at each thread count, the default adaptive. */
+async function oursRunners(common: Case['common']): Promise<Runner[]> {
   const runners: Runner[] = []
   // The sequential strategy recovers senders on as many native threads as the widest parallel
   // runner has, so that ratios measure parallel transaction execution, not parallel recovery.
   const widest = Math.max(...threadCounts)
-  runners.push(await oursRunner('parallel-evm sequential', 'sequential', widest, c.common))
-  for (const t of threadCounts) runners.push(await oursRunner(`parallel-evm optimistic x${t}`, 'optimistic', t, c.common))
-  runners.push(await oursRunner(`parallel-evm adaptive x${widest} (the default)`, 'adaptive', widest, c.common))
+  runners.push(await oursRunner('parallel-evm sequential', 'sequential', widest, common))
+  for (const t of threadCounts) runners.push(await oursRunner(`parallel-evm optimistic x${t}`, 'optimistic', t, common))
+  runners.push(await oursRunner(`parallel-evm adaptive x${widest} (the default)`, 'adaptive', widest, common))
+  return runners
+}
+
+/**
+ * Runs one block by every runner. `shared`: executors that live across cases (the mainnet
+ * blocks, as a node runs a chain); otherwise this case gets executors of its own.
+ */
+async function benchmarkCase(c: Case, caseKey: string, includeBaselines: boolean, shared?: Runner[]): Promise<CaseResult> {
+  const runners = shared ?? (await oursRunners(c.common))
   // The adaptive strategy measures its candidates on its first blocks of a size (about ten:
   // JIT warm-up, then three samples of its pick and of sequential), as it would over a chain's
   // first blocks; here it gets those blocks untimed before the common warm-up.
@@ -309,7 +320,7 @@ async function benchmarkCase(c: Case, caseKey: string, includeBaselines: boolean
       }
     }
   }
-  for (const r of runners) await r.close?.()
+  if (shared === undefined) for (const r of runners) await r.close?.()
   if (includeBaselines) {
     const baselines: [string, string, number, number][] = [
       ['ethereumjs runBlock, MerkleStateManager', 'merkle', quick ? 1 : 2, 0],
@@ -406,13 +417,19 @@ if (isMainThread && !args.includes('--fallback-child')) {
       console.log('\n(e) mainnet blocks: skipped, no fixtures')
     } else {
       console.log(`\n(e) ${numbers.length} mainnet blocks`)
+      // One set of executors for all the blocks, as a node runs a chain: executors (and their
+      // workers' compiled code) live across blocks; each takes every block's own hardfork.
+      // Fresh executors per block would time the workers' first, unoptimized runs of the EVM
+      // against a calling thread that has run it all along.
+      const runners = await oursRunners(makeCommon())
       const perBlock: CaseResult[] = []
       for (const n of numbers) {
-        const r = await benchmarkCase(fromMainnet(n), `mainnet:${n}`, false)
+        const r = await benchmarkCase(fromMainnet(n), `mainnet:${n}`, false, runners)
         perBlock.push(r)
         const par = r.results.find((x) => x.runner === `parallel-evm optimistic x${Math.max(...threadCounts)}`)
         process.stdout.write(`  ${n}: ${r.transactions} txs, x${Math.max(...threadCounts)} ${par?.vsSequential.toFixed(2)} (ideal ${par?.idealSpeedup?.toFixed(2)})\n`)
       }
+      for (const r of runners) await r.close?.()
       // One run of the ethereumjs baseline over all blocks, in a child process (about a
       // minute and a half).
       let gas = 0
@@ -452,7 +469,7 @@ if (isMainThread && !args.includes('--fallback-child')) {
 function markdown(report: Record<string, unknown>): string {
   const lines: string[] = []
   const m = report.machine as { cpus: number; model: string; memoryGB: number; node: string }
-  lines.push(`Machine: ${m.cpus} × ${m.model}, ${m.memoryGB} GB, Node ${m.node}; ${report.date}; medians of ${report.runs} runs after ${report.warmup} warm-up runs, each run after a garbage collection and a ${IDLE_MS} ms idle pause.`)
+  lines.push(`Machine: ${m.cpus} × ${m.model}, ${m.memoryGB} GB, Node ${m.node}; ${report.date}; medians of ${report.runs} runs after ${report.warmup} warm-up runs, each run after a ${IDLE_MS} ms idle pause.`)
   lines.push('')
   lines.push('| workload | runner | median ms | Mgas/s | × our sequential | × ethereumjs | ideal | efficiency |')
   lines.push('|---|---|---|---|---|---|---|---|')

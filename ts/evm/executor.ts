@@ -24,6 +24,7 @@ import { AdaptiveChooser, DEFAULT_WINDOW, checkAdaptive, type Decision } from '.
 import { ConflictMemory, analyzeBlock, senderOrder, shardByAffinity, type Analysis } from './analysis.ts'
 import { keccak256, nativeEcrecover, orderedTrieRoot, recoverBlockSenders, recoverSender, recoverSenders, type Sender } from './crypto.ts'
 import { decodeOutcome, outcomeOf, receiptOf, runTxResultOf, type TxOutcome } from './outcome.ts'
+import { fastEipLookup } from './eips.ts'
 import { installJumpAnalysisCache } from './jumpdest.ts'
 import { appendReceipt } from './receipts.ts'
 import type { EvmBlockPayload, EvmRequest, EvmRunnerOptions } from './runner.ts'
@@ -687,13 +688,13 @@ function ownCommon(c: Common): Common {
     customCrypto.ecrecover ??= nativeEcrecover
     customCrypto.keccak256 ??= keccak256
   }
-  return new Common({
+  return fastEipLookup(new Common({
     chain: structuredClone(internals._chainParams),
     hardfork: c.hardfork(),
     eips: [...c.eips()],
     params: structuredClone(internals._params) as never,
     customCrypto,
-  })
+  }))
 }
 
 function normalizeStrategy(s: Strategy): Strategy {

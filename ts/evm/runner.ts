@@ -13,6 +13,7 @@ import { loadNative } from '../native.ts'
 import type { TxRunner, WorkerServices } from '../pool/runner.ts'
 import type { NativeView } from '../pool/view.ts'
 import { keccak256, nativeEcrecover, recoverSender, type Sender } from './crypto.ts'
+import { fastEipLookup } from './eips.ts'
 import { installJumpAnalysisCache } from './jumpdest.ts'
 import { encodeOutcome, outcomeOf } from './outcome.ts'
 import { NativeStateManager } from './state/native.ts'
@@ -64,12 +65,14 @@ export async function createRunner(options: EvmRunnerOptions, services: WorkerSe
     kzg = new KZG(trustedSetup) as unknown as Common['customCrypto']['kzg']
   }
   // One Common for the VM, the EVM and every transaction object of this worker.
-  const common = new Common({
-    chain: options.chain,
-    hardfork: options.hardfork,
-    eips: options.eips,
-    customCrypto: { ecrecover: nativeEcrecover, keccak256, kzg },
-  })
+  const common = fastEipLookup(
+    new Common({
+      chain: options.chain,
+      hardfork: options.hardfork,
+      eips: options.eips,
+      customCrypto: { ecrecover: nativeEcrecover, keccak256, kzg },
+    }),
+  )
   common.updateParams(paramsTx)
 
   const request = (r: EvmRequest) => services.request(r)
