@@ -53,14 +53,6 @@ const txOverride = args.includes('--txs') ? Number(arg('txs', '0')) : undefined
 const ceiling = !args.includes('--no-ceiling')
 /** Untimed blocks for the adaptive runner to measure its candidates before the warm-up. */
 const ADAPTIVE_SETTLE = 10
-/**
- * Before every timed run: the idle pause (`idle.ts`). No forced garbage collection: a `gc()`
- * before a run made the calling thread's next run of ethereumjs up to 1.6x slower (its
- * interpreter loop, `runStep`, ran at half speed after it; measured on mainnet blocks), which
- * slowed the sequential strategy far more than the workers and so flattered every parallel
- * ratio.
- */
-const settle = idle
 
 /** A block to run: what every runner needs. */
 interface Case {
@@ -117,7 +109,7 @@ interface Timed {
 
 async function runOurs(ex: ParallelExecutor, c: Case): Promise<Timed> {
   const block = c.block()
-  await settle()
+  await idle()
   const t = performance.now()
   const result = await ex.runBlock({ block, prestate: c.prestate, bytecodes: c.bytecodes, blockchain: c.blockchain, skipBlockValidation: true, skipHardForkValidation: true, generate: true })
   return { ms: performance.now() - t, root: bytesToHex(result.receiptsRoot), result }
@@ -233,7 +225,7 @@ function ethereumjsRunner(name: string, state: 'merkle' | 'memory'): Runner {
       }
       const vm = await createVM({ common: c.common.copy(), stateManager: sm, blockchain: c.blockchain as never, setHardfork: true })
       const block = c.block()
-      await settle()
+      await idle()
       const t = performance.now()
       const r = await runBlock(vm, { block, generate: true, skipBlockValidation: true, skipHeaderValidation: true, skipHardForkValidation: true })
       return { ms: performance.now() - t, root: bytesToHex(r.receiptsRoot) }

@@ -3,8 +3,9 @@
  *
  * ethereumjs asks `common.isActivatedEIP(n)` many times per transaction (gas rules, warm
  * access lists, opcode handlers) and answers by scanning an array of every EIP the hardfork
- * activated (`_activatedEIPsCache`, about 40 entries after Cancun): 4 % of a worker's time on
- * ERC-20 transfers in a CPU profile. This answers from a Set built from that same array, and
+ * activated (`_activatedEIPsCache`, about 40 entries after Cancun): 891 calls per ERC-20
+ * transfer, 4 % of a worker's time on them in a CPU profile, about 25 ns a call against 11 ns
+ * for a Set (`npx tsx bench/eips.ts`), so some 12 µs per transfer. This answers from a Set built from that same array, and
  * rebuilds the Set whenever ethereumjs replaces the array (it rebuilds it, never edits it, on
  * every hardfork or EIP change), so the answer is always the array's.
  *
