@@ -254,9 +254,9 @@ impl ParallelRun {
         Ok(self.scheduler.finish_validation(version.tx, aborted, w.id)?)
     }
 
-    fn backoff(&self, backoff: &mut Backoff) {
+    fn backoff(&self, backoff: &mut Backoff, worker: usize) {
         if backoff.should_park() {
-            self.scheduler.park(Duration::from_millis(2), || self.halt.is_set());
+            self.scheduler.park(Duration::from_millis(2), worker, || self.halt.is_set());
         }
     }
 }
@@ -311,7 +311,7 @@ impl ParallelRun {
                     if self.scheduler.done() {
                         return Step::Done;
                     }
-                    self.backoff(&mut backoff);
+                    self.backoff(&mut backoff, w.id);
                 }
             }
         }

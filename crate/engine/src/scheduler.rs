@@ -33,8 +33,10 @@
 //!   transactions, and a worker only executes its own shards (`next_task(worker)`). Lowering
 //!   "the execution index to tx" lowers the cursor of tx's shard. Validation stays global.
 //! - Serial mode (`enter_serial_mode`): after it, one execution at a time, always the lowest
-//!   transaction that has not executed, once every lower one has. Used when a transaction was
-//!   re-executed too often: the rest of the block then runs in order, keeping what is done.
+//!   transaction that has not executed, once every lower one has, all on the first worker to
+//!   take one (the others finish what they hold, then sleep until the block ends). Used when a
+//!   transaction was re-executed too often: the rest of the block then runs in order, keeping
+//!   what is done.
 //!
 //! Lock-free on the hot path: the status of each transaction is one `AtomicU64` moved by
 //! compare-and-swap. The only lock is the per-transaction dependency list, taken when a
@@ -117,6 +119,9 @@ impl Shards {
 
 const NO_OWNER: usize = usize::MAX;
 
+/// How long a worker benched by serial mode sleeps between looks at the block.
+const BENCHED_NAP: std::time::Duration = std::time::Duration::from_micros(500);
+
 pub struct Scheduler {
     block_size: usize,
     dispatch: Dispatch,
@@ -132,6 +137,11 @@ pub struct Scheduler {
     serial_token: AtomicBool,
     /// The transaction holding the token (`NO_OWNER` if none). Written only by the holder.
     serial_owner: AtomicUsize,
+    /// Serial mode: the one worker that executes and validates from then on (`NO_OWNER`
+    /// until a worker first takes the token). Set once. The others sleep until the block
+    /// ends: handing each transaction to whichever thread polled first made serial mode
+    /// slower than one worker alone.
+    serial_worker: AtomicUsize,
     /// Next transaction to try to execute. Ordering: SeqCst, like the three counters below:
     /// `check_done` relies on one total order over all four to detect completion.
     execution_idx: CachePadded<AtomicUsize>,
@@ -242,6 +252,7 @@ impl Scheduler {
             serial_next: CachePadded::new(AtomicUsize::new(0)),
             serial_token: AtomicBool::new(false),
             serial_owner: AtomicUsize::new(NO_OWNER),
+            serial_worker: AtomicUsize::new(NO_OWNER),
             execution_idx: CachePadded::new(AtomicUsize::new(0)),
             validation_idx: CachePadded::new(AtomicUsize::new(0)),
             decrease_cnt: CachePadded::new(AtomicUsize::new(0)),
@@ -298,10 +309,25 @@ impl Scheduler {
         }
     }
 
-    /// Blocks the calling thread until there may be work, the block is done, `stop()` is true,
-    /// or `timeout` passes.
-    pub fn park(&self, timeout: std::time::Duration, stop: impl Fn() -> bool) {
+    /// Blocks the calling thread until there may be work for `worker`, the block is done,
+    /// `stop()` is true, or `timeout` passes.
+    pub fn park(&self, timeout: std::time::Duration, worker: usize, stop: impl Fn() -> bool) {
+        if self.benched(worker) {
+            // Not a sleeper: the serial worker's notifications after every transaction would
+            // wake it for nothing. It looks again in a while (the block's end, a halt).
+            std::thread::sleep(timeout.min(BENCHED_NAP));
+            return;
+        }
         self.idle.wait_until(timeout, || self.has_work() || self.done() || stop());
+    }
+
+    /// Whether serial mode gave the rest of the block to another worker than `worker`.
+    fn benched(&self, worker: usize) -> bool {
+        if !self.serial.load(Ordering::SeqCst) {
+            return false;
+        }
+        let w = self.serial_worker.load(Ordering::Acquire);
+        w != NO_OWNER && w != worker
     }
 
     /// Waits while `blocker` is executing. Returns true once its execution has finished (the
@@ -418,7 +444,7 @@ impl Scheduler {
     /// there is nothing to take right now.
     pub fn next_task(&self, worker: usize) -> Option<Task> {
         if self.serial.load(Ordering::SeqCst) {
-            return self.next_task_serial();
+            return self.next_task_serial(worker);
         }
         match &self.dispatch {
             Dispatch::Ordered => {
@@ -467,8 +493,14 @@ impl Scheduler {
     }
 
     /// Serial mode: validations first; then, if no execution holds the token, the lowest
-    /// transaction that has not executed, once every lower one has.
-    fn next_task_serial(&self) -> Option<Task> {
+    /// transaction that has not executed, once every lower one has. Only the serial worker
+    /// (the first to take the token) gets tasks here; tasks handed to others by their own
+    /// finishing executions and validations still run.
+    fn next_task_serial(&self, worker: usize) -> Option<Task> {
+        if self.benched(worker) {
+            self.check_done();
+            return None;
+        }
         if self.validation_idx.load(Ordering::SeqCst) < self.block_size {
             if let Some(v) = self.next_version_to_validate() {
                 return Some(Task::Validate(v));
@@ -486,6 +518,11 @@ impl Scheduler {
                     let _ = self.serial_next.compare_exchange(t, t + 1, Ordering::SeqCst, Ordering::SeqCst);
                 }
                 READY => {
+                    if let Err(w) = self.serial_worker.compare_exchange(NO_OWNER, worker, Ordering::AcqRel, Ordering::Acquire) {
+                        if w != worker {
+                            return None;
+                        }
+                    }
                     if self.serial_token.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err() {
                         return None;
                     }
