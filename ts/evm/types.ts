@@ -34,7 +34,7 @@ export type FixedStrategy =
       senderOrder?: boolean
       /**
        * Retry policy: re-executions of one transaction after which the rest of the block runs
-       * in order (one transaction at a time, keeping the work already done).
+       * in order on one worker (one transaction at a time, keeping the work already done).
        * @default undefined (no limit)
        */
       maxReexecutions?: number
