@@ -131,73 +131,73 @@ export class TxReader {
 
   /** Transaction `i`, re-attached to its class, sharing `common`. */
   tx(i: number, common: Common): TypedTransaction {
-    const dv = this.dv
-    let at = i === 0 ? 4 + 4 * this.count : dv.getUint32(4 + 4 * (i - 1), true)
-    const type = this.bytes[at++]
+    this.at = i === 0 ? 4 + 4 * this.count : this.dv.getUint32(4 + 4 * (i - 1), true)
+    const type = this.bytes[this.at++]
     const proto = PROTOTYPES[type]
     if (proto === undefined) throw new Error(`unsupported transaction type ${type}`)
     const tx = Object.create(proto) as Record<string, unknown>
-    const count = this.bytes[at++]
-    const read = (): unknown => {
-      const tag = this.bytes[at++]
-      switch (tag) {
-        case Tag.Undefined:
-          return undefined
-        case Tag.Null:
-          return null
-        case Tag.U64: {
-          const v = dv.getBigUint64(at, true)
-          at += 8
-          return v
-        }
-        case Tag.U256: {
-          const v = readU256(dv, at)
-          at += 32
-          return v
-        }
-        case Tag.Bytes: {
-          const n = dv.getUint32(at, true)
-          at += 4
-          return this.bytes.slice(at, (at += n))
-        }
-        case Tag.Address:
-          return new Address(this.bytes.slice(at, (at += 20)))
-        case Tag.Number: {
-          const v = dv.getFloat64(at, true)
-          at += 8
-          return v
-        }
-        case Tag.True:
-          return true
-        case Tag.False:
-          return false
-        case Tag.String:
-        case Tag.BigString: {
-          const n = dv.getUint32(at, true)
-          at += 4
-          const s = textDecoder.decode(this.bytes.subarray(at, (at += n)))
-          return tag === Tag.String ? s : BigInt(s)
-        }
-        case Tag.Array: {
-          const n = dv.getUint32(at, true)
-          at += 4
-          const a: unknown[] = new Array(n)
-          for (let j = 0; j < n; j++) a[j] = read()
-          return a
-        }
-        default:
-          throw new Error(`malformed transaction encoding (tag ${tag})`)
-      }
-    }
+    const count = this.bytes[this.at++]
     for (let k = 0; k < count; k++) {
-      const name = NAMES[this.bytes[at++]]
-      tx[name] = read()
+      const name = NAMES[this.bytes[this.at++]]
+      tx[name] = this.value()
     }
     tx.common = common
     tx.txOptions = { common }
     tx.cache = {}
     if (type === 0) tx.keccakFunction = common.customCrypto.keccak256 ?? keccak_256
     return tx as unknown as TypedTransaction
+  }
+
+  /** Read position of `value` (a field, not a closure per transaction). */
+  private at = 0
+
+  private value(): unknown {
+    const { bytes, dv } = this
+    const tag = bytes[this.at++]
+    const at = this.at
+    switch (tag) {
+      case Tag.Undefined:
+        return undefined
+      case Tag.Null:
+        return null
+      case Tag.U64:
+        this.at = at + 8
+        return dv.getBigUint64(at, true)
+      case Tag.U256:
+        this.at = at + 32
+        return readU256(dv, at)
+      case Tag.Bytes: {
+        const end = at + 4 + dv.getUint32(at, true)
+        this.at = end
+        return bytes.slice(at + 4, end)
+      }
+      case Tag.Address:
+        this.at = at + 20
+        return new Address(bytes.slice(at, at + 20))
+      case Tag.Number:
+        this.at = at + 8
+        return dv.getFloat64(at, true)
+      case Tag.True:
+        return true
+      case Tag.False:
+        return false
+      case Tag.String:
+      case Tag.BigString: {
+        const end = at + 4 + dv.getUint32(at, true)
+        this.at = end
+        const s = textDecoder.decode(bytes.subarray(at + 4, end))
+        return tag === Tag.String ? s : BigInt(s)
+      }
+      case Tag.Array: {
+        const n = dv.getUint32(at, true)
+        this.at = at + 4
+        const a: unknown[] = new Array(n)
+        for (let j = 0; j < n; j++) a[j] = this.value()
+        return a
+      }
+      default:
+        throw new Error(`malformed transaction encoding (tag ${tag})`)
+    }
   }
 }
 
