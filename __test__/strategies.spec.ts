@@ -95,11 +95,20 @@ needsNative('adaptive, characteristics: small blocks and predicted chains run se
   t.is(r1.metrics.decision!.policy, 'characteristics')
   t.regex(r1.metrics.decision!.reason, /small block/)
 
+  // One sender: a nonce chain, known without the pre-analysis (no profile is reported).
   const chain = await W.nonceChains(1, 40)
   const r2 = await run(x, chain)
   t.is(r2.metrics.strategy, 'sequential')
-  t.regex(r2.metrics.decision!.reason, /predicted chain/)
+  t.regex(r2.metrics.decision!.reason, /one sender: its 40 transactions form one nonce chain/)
+  t.is(r2.metrics.profile, undefined)
   await same(t, chain, r2, 'chain')
+
+  // Several senders, each a chain: the analysis predicts the chain.
+  const chains2 = await W.nonceChains(2, 20)
+  const r2b = await run(x, chains2)
+  t.is(r2b.metrics.strategy, 'sequential', r2b.metrics.decision!.reason)
+  t.regex(r2b.metrics.decision!.reason, /predicted chain/)
+  t.not(r2b.metrics.profile, undefined)
 
   const chains = await W.senderChains(10, 4)
   const r3 = await run(x, chains)

@@ -41,10 +41,12 @@ const MIN_SAMPLES = 3
 const SEQUENTIAL_MARGIN = 0.05
 
 /** Why the characteristics policy runs a block sequentially before looking at it, if it does. */
-function nothingToParallelize(p: { minTransactions?: number }, transactions: number, threads: number): string | undefined {
+function nothingToParallelize(p: { minTransactions?: number }, transactions: number, threads: number, oneSender = false): string | undefined {
   const minTxs = p.minTransactions ?? 16
   if (threads < 2) return 'one worker thread: nothing to run in parallel'
   if (transactions < minTxs) return `small block: ${transactions} transactions < ${minTxs}`
+  // Each transaction takes its nonce from the one before: a chain, whatever else it does.
+  if (oneSender) return `one sender: its ${transactions} transactions form one nonce chain`
   return undefined
 }
 
@@ -162,14 +164,15 @@ export class AdaptiveChooser {
   }
 
   /**
-   * The default policy's decision where it needs no pre-analysis (one worker thread, or a
-   * block below `minTransactions`): sequential, when that is a candidate. Undefined otherwise.
+   * The default policy's decision where it needs no pre-analysis (one worker thread, a block
+   * below `minTransactions`, or one whose transactions all have one sender): sequential, when
+   * that is a candidate. Undefined otherwise.
    */
-  quick(s: AdaptiveStrategy, transactions: number, threads: number): Decision | undefined {
+  quick(s: AdaptiveStrategy, transactions: number, threads: number, oneSender = false): Decision | undefined {
     const policy = s.policy ?? 'characteristics'
     if (typeof policy === 'function' || (typeof policy === 'string' ? policy : policy.kind) !== 'characteristics') return undefined
     const sequential = (s.candidates ?? DEFAULT_CANDIDATES).find((c) => c.kind === 'sequential')
-    const reason = nothingToParallelize(typeof policy === 'object' && policy.kind === 'characteristics' ? policy : {}, transactions, threads)
+    const reason = nothingToParallelize(typeof policy === 'object' && policy.kind === 'characteristics' ? policy : {}, transactions, threads, oneSender)
     return sequential === undefined || reason === undefined ? undefined : { strategy: sequential, policy: 'characteristics', reason }
   }
 

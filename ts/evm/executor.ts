@@ -249,14 +249,15 @@ export class ParallelExecutor implements AsyncDisposable {
     const encoded = encodeTxs(txs as TypedTransaction[])
     const senders = await recoverBlockSenders(txs, encoded, this.threads)
     if (requested.kind === 'sequential') return { strategy: requested, senders, encoded }
+    const addresses = senders.map((s, i) => (s instanceof Error ? placeholderSender(i) : s.address.bytes))
     if (requested.kind === 'adaptive') {
-      // Small blocks under the default policy run sequentially whatever they hold: no analysis.
-      const q = this.chooser.quick(requested, txs.length, this.threads)
+      // Small blocks and one sender's nonce chain run sequentially under the default policy,
+      // whatever they hold: no analysis.
+      const q = this.chooser.quick(requested, txs.length, this.threads, oneSender(addresses))
       if (q !== undefined) return { strategy: normalizeStrategy(q.strategy) as FixedStrategy, decision: { requested: 'adaptive', policy: q.policy, reason: q.reason }, senders, encoded }
     }
     // Every parallel strategy gets the analysis: it costs a few µs per transaction, it is what
     // the executor learns conflicts against, and its profile is reported.
-    const addresses = senders.map((s, i) => (s instanceof Error ? placeholderSender(i) : s.address.bytes))
     if (requested.kind === 'sharded' && oneSender(addresses)) {
       // Sender affinity puts everything in one shard: nothing to analyse or to gain.
       return { strategy: { kind: 'sequential' }, decision: { requested: 'sharded', reason: ONE_SHARD }, senders, encoded }
