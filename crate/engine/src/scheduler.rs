@@ -133,14 +133,11 @@ pub struct Scheduler {
     /// Serial mode: every transaction below it has executed. Lowered with the execution
     /// indices, advanced by the scan in `next_task_serial`. SeqCst (part of `check_done`).
     serial_next: CachePadded<AtomicUsize>,
-    /// Serial mode: held by the one execution allowed at a time. Acquire/Release.
-    serial_token: AtomicBool,
-    /// The transaction holding the token (`NO_OWNER` if none). Written only by the holder.
-    serial_owner: AtomicUsize,
     /// Serial mode: the one worker that executes and validates from then on (`NO_OWNER`
-    /// until a worker first takes the token). Set once. The others sleep until the block
-    /// ends: handing each transaction to whichever thread polled first made serial mode
-    /// slower than one worker alone.
+    /// until a worker first finds an execution there). Set once. A worker runs one execution
+    /// at a time, so this alone keeps serial executions one at a time. The others sleep until
+    /// the block ends: handing each transaction to whichever thread polled first made serial
+    /// mode slower than one worker alone.
     serial_worker: AtomicUsize,
     /// Next transaction to try to execute. Ordering: SeqCst, like the three counters below:
     /// `check_done` relies on one total order over all four to detect completion.
@@ -250,8 +247,6 @@ impl Scheduler {
             exec_frontier: AtomicUsize::new(0),
             serial: AtomicBool::new(false),
             serial_next: CachePadded::new(AtomicUsize::new(0)),
-            serial_token: AtomicBool::new(false),
-            serial_owner: AtomicUsize::new(NO_OWNER),
             serial_worker: AtomicUsize::new(NO_OWNER),
             execution_idx: CachePadded::new(AtomicUsize::new(0)),
             validation_idx: CachePadded::new(AtomicUsize::new(0)),
@@ -492,10 +487,10 @@ impl Scheduler {
         Some(v)
     }
 
-    /// Serial mode: validations first; then, if no execution holds the token, the lowest
-    /// transaction that has not executed, once every lower one has. Only the serial worker
-    /// (the first to take the token) gets tasks here; tasks handed to others by their own
-    /// finishing executions and validations still run.
+    /// Serial mode: validations first; then the lowest transaction that has not executed, once
+    /// every lower one has. Only the serial worker (the first to find such an execution) gets
+    /// tasks here; tasks handed to others by their own finishing executions and validations
+    /// still run.
     fn next_task_serial(&self, worker: usize) -> Option<Task> {
         if self.benched(worker) {
             self.check_done();
@@ -523,31 +518,13 @@ impl Scheduler {
                             return None;
                         }
                     }
-                    if self.serial_token.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err() {
-                        return None;
-                    }
-                    self.serial_owner.store(t, Ordering::Release);
+                    // try_incarnate consumes the active count on failure.
                     self.num_active_tasks.fetch_add(1, Ordering::SeqCst);
-                    return match self.try_incarnate(t) {
-                        Some(v) => Some(Task::Execute(v)),
-                        None => {
-                            self.release_serial_token(t);
-                            None
-                        }
-                    };
+                    return self.try_incarnate(t).map(Task::Execute);
                 }
                 // Running since before serial mode, or between abort and READY: wait.
                 _ => return None,
             }
-        }
-    }
-
-    /// Gives the serial-mode token back if `tx` holds it.
-    fn release_serial_token(&self, tx: usize) {
-        if self.serial_owner.load(Ordering::Acquire) == tx {
-            self.serial_owner.store(NO_OWNER, Ordering::Release);
-            self.serial_token.store(false, Ordering::Release);
-            self.idle.notify();
         }
     }
 
@@ -571,7 +548,6 @@ impl Scheduler {
             }
             deps.push(tx);
         }
-        self.release_serial_token(tx.idx());
         self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
         // Threads waiting in place for `tx` must now suspend too.
         self.idle.notify();
@@ -621,7 +597,6 @@ impl Scheduler {
         ) {
             return Err(InvariantError { what: "finish an execution that is not running", tx: tx as u32, word });
         }
-        self.release_serial_token(tx);
         // Threads waiting in place for this execution may read now.
         self.idle.notify();
         let deps = std::mem::take(&mut *self.dependencies[tx].lock());

@@ -1,5 +1,5 @@
 //! Serial mode at the level of the scheduler, driven step by step from one thread: the first
-//! worker to take the token runs the rest of the block; every other worker is benched.
+//! worker to find an execution there runs the rest of the block; every other worker is benched.
 
 use parallel_evm_engine::scheduler::{Scheduler, Task};
 
@@ -13,7 +13,7 @@ fn serial_mode_gives_the_rest_of_the_block_to_one_worker() {
     while !s.done() {
         match s.next_task(serial) {
             Some(Task::Execute(v)) => {
-                // While the serial worker holds the token, and after it gave it back, nobody
+                // While the serial worker executes, and after it finished, nobody
                 // else gets work.
                 for w in others {
                     assert!(s.next_task(w).is_none(), "worker {w} got a task during tx {}", v.tx.0);
