@@ -25,8 +25,7 @@ import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 
-import { createBlock, type Block } from '@ethereumjs/block'
-import { createTxFromRLP } from '@ethereumjs/tx'
+import type { Block } from '@ethereumjs/block'
 import { bytesToHex } from '@ethereumjs/util'
 import { createVM, runBlock } from '@ethereumjs/vm'
 
@@ -38,6 +37,7 @@ import { merkleFromPrestate } from '../__test__/support/evm.ts'
 import * as W from '../__test__/support/workloads.ts'
 import { loadMainnetBlock, mainnetBlocks } from '../__test__/oracle/mainnet.ts'
 import { makeCommon } from '../__test__/oracle/fixtures.ts'
+import { freshBlocks } from './fresh.ts'
 import { IDLE_MS, idle } from './idle.ts'
 
 const args = process.argv.slice(2)
@@ -66,17 +66,7 @@ interface Case {
 }
 
 function fromWorkload(wl: W.Workload): Case {
-  const raw = wl.block.transactions.map((tx) => tx.serialize())
-  return {
-    name: wl.name,
-    common: wl.common,
-    prestate: wl.prestate,
-    block: () =>
-      createBlock(
-        { header: wl.block.header, transactions: raw.map((r) => createTxFromRLP(r, { common: wl.common })), withdrawals: wl.block.withdrawals?.map((w) => w.toValue()) },
-        { common: wl.common },
-      ),
-  }
+  return { name: wl.name, common: wl.common, prestate: wl.prestate, block: freshBlocks(wl) }
 }
 
 function fromMainnet(number: string): Case {

@@ -7,11 +7,9 @@
  *
  *   npx tsx bench/retry.ts [--rounds 10] [--workloads counter,uniswap]
  */
-import { createBlock } from '@ethereumjs/block'
-import { createTxFromRLP } from '@ethereumjs/tx'
-
 import { ParallelExecutor, type Strategy } from '../ts/index.ts'
 import * as W from '../__test__/support/workloads.ts'
+import { freshBlocks } from './fresh.ts'
 import { idle } from './idle.ts'
 
 const args = process.argv.slice(2)
@@ -35,9 +33,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
 
 for (const key of arg('workloads', 'counter,uniswap').split(',')) {
   const wl = await workloads[key]()
-  const raw = wl.block.transactions.map((tx) => tx.serialize())
-  const fresh = () =>
-    createBlock({ header: wl.block.header, transactions: raw.map((r) => createTxFromRLP(r, { common: wl.common })) }, { common: wl.common })
+  const fresh = freshBlocks(wl)
   const executors = await Promise.all(runners.map((r) => ParallelExecutor.create({ common: wl.common, threads: r.threads, strategy: r.strategy })))
   const ms: number[][] = runners.map(() => [])
   const reexecutions: number[][] = runners.map(() => [])

@@ -16,12 +16,11 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
-import { createBlock } from '@ethereumjs/block'
-import { createTxFromRLP } from '@ethereumjs/tx'
 import { bytesToHex } from '@ethereumjs/util'
 
 import { ParallelExecutor, type ExecutionMetrics, type Strategy } from '../ts/index.ts'
 import * as W from '../__test__/support/workloads.ts'
+import { freshBlocks } from './fresh.ts'
 import { IDLE_MS, idle } from './idle.ts'
 
 const args = process.argv.slice(2)
@@ -83,12 +82,7 @@ interface Row {
 async function benchmark(key: string): Promise<{ key: string; label: string; home: string; transactions: number; rows: Row[] }> {
   const spec = WORKLOADS[key]
   const wl = await spec.make()
-  const raw = wl.block.transactions.map((tx) => tx.serialize())
-  const fresh = () =>
-    createBlock(
-      { header: wl.block.header, transactions: raw.map((r) => createTxFromRLP(r, { common: wl.common })), withdrawals: wl.block.withdrawals?.map((w) => w.toValue()) },
-      { common: wl.common },
-    )
+  const fresh = freshBlocks(wl)
   const executors = await Promise.all(RUNNERS.map((r) => ParallelExecutor.create({ common: wl.common, threads: r.threads, strategy: r.strategy })))
   // Small blocks take milliseconds, where scheduling noise is large: run them more often.
   const rounds = wl.block.transactions.length < 100 ? runs * 10 : runs

@@ -5,9 +5,10 @@
  * access lists, opcode handlers) and answers by scanning an array of every EIP the hardfork
  * activated (`_activatedEIPsCache`, about 40 entries after Cancun): 891 calls per ERC-20
  * transfer, 4 % of a worker's time on them in a CPU profile, about 25 ns a call against 11 ns
- * for a Set (`npx tsx bench/eips.ts`), so some 12 µs per transfer. This answers from a Set built from that same array, and
- * rebuilds the Set whenever ethereumjs replaces the array (it rebuilds it, never edits it, on
- * every hardfork or EIP change), so the answer is always the array's.
+ * for a Set (`npx tsx bench/eips.ts`), so some 12 µs per transfer. This answers from a Set
+ * built from that same array, and rebuilds the Set whenever ethereumjs replaces the array (it
+ * rebuilds it, never edits it, on every hardfork or EIP change), so the answer is always the
+ * array's.
  *
  * Only the given Common changes (an own property; `common.copy()` carries it along); any other
  * Common in the process keeps ethereumjs's method. Nothing changes if the internals differ

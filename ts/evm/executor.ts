@@ -250,15 +250,16 @@ export class ParallelExecutor implements AsyncDisposable {
     const senders = await recoverBlockSenders(txs, encoded, this.threads)
     if (requested.kind === 'sequential') return { strategy: requested, senders, encoded }
     const addresses = senders.map((s, i) => (s instanceof Error ? placeholderSender(i) : s.address.bytes))
+    const single = oneSender(addresses)
     if (requested.kind === 'adaptive') {
       // Small blocks and one sender's nonce chain run sequentially under the default policy,
       // whatever they hold: no analysis.
-      const q = this.chooser.quick(requested, txs.length, this.threads, oneSender(addresses))
+      const q = this.chooser.quick(requested, txs.length, this.threads, single)
       if (q !== undefined) return { strategy: normalizeStrategy(q.strategy) as FixedStrategy, decision: { requested: 'adaptive', policy: q.policy, reason: q.reason }, senders, encoded }
     }
     // Every parallel strategy gets the analysis: it costs a few µs per transaction, it is what
     // the executor learns conflicts against, and its profile is reported.
-    if (requested.kind === 'sharded' && oneSender(addresses)) {
+    if (requested.kind === 'sharded' && single) {
       // Sender affinity puts everything in one shard: nothing to analyse or to gain.
       return { strategy: { kind: 'sequential' }, decision: { requested: 'sharded', reason: ONE_SHARD }, senders, encoded }
     }

@@ -123,6 +123,8 @@ const PROTOTYPES: Record<number, object> = {
 export class TxReader {
   private readonly dv: DataView
   readonly count: number
+  /** Read position of `value` (a field rather than a closure made per transaction). */
+  private at = 0
 
   constructor(private readonly bytes: Uint8Array) {
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -147,9 +149,6 @@ export class TxReader {
     if (type === 0) tx.keccakFunction = common.customCrypto.keccak256 ?? keccak_256
     return tx as unknown as TypedTransaction
   }
-
-  /** Read position of `value` (a field, not a closure per transaction). */
-  private at = 0
 
   private value(): unknown {
     const { bytes, dv } = this

@@ -88,8 +88,8 @@ export type AdaptivePolicy =
   | 'performance'
   /**
    * By the block's shape: small blocks, one sender's blocks and blocks predicted to be one
-   * long chain run sequentially; blocks with predicted dependencies (shared senders, known token calls,
-   * remembered conflicts) use `dependency`; the rest `optimistic`. Then, unless
+   * long chain run sequentially; blocks with predicted dependencies (shared senders, known
+   * token calls, remembered conflicts) use `dependency`; the rest `optimistic`. Then, unless
    * `measure: false`, the pick is checked against measured throughput for blocks of the same
    * size class on this machine: if sequential measured more than 5 % faster, sequential runs
    * (each is re-measured every `explore` blocks of that size).
