@@ -227,7 +227,11 @@ export interface ExecutionMetrics {
   dependencyAborts: number
   /** Aborted executions / executions. */
   conflictRate: number
-  /** Reads that met an unfinished write of a lower transaction and waited for it. */
+  /**
+   * Reads that met an unfinished write of a lower transaction and waited for it, and reads
+   * of a location that failed validations in this block (a hot counter, a pool's reserves)
+   * that waited for a lower transaction still running.
+   */
   dependencyWaits: number
   /** First executions held back until predicted predecessors had executed (`dependency`). */
   hintWaits: number

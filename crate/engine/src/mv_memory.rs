@@ -282,16 +282,22 @@ impl MvMemory {
         }
     }
 
-    /// Whether every value `tx`'s last recorded incarnation read is still what it would read now.
-    pub fn validate(&self, tx: TxIndex, base: &dyn BaseState) -> Result<bool, MemoryError> {
+    /// Validation: the first location whose value `tx`'s last recorded incarnation read is no longer what
+    /// it would read now (an ESTIMATE in the way counts as changed); `None` if all still hold.
+    pub fn first_stale_read(&self, tx: TxIndex, base: &dyn BaseState) -> Result<Option<Location>, MemoryError> {
         let reads = self.last_read[tx.idx()].lock();
         for (loc, observed) in reads.iter() {
             match self.read(loc, tx, base)? {
                 ReadResult::Value(v) if v == *observed => {}
-                _ => return Ok(false),
+                _ => return Ok(Some(*loc)),
             }
         }
-        Ok(true)
+        Ok(None)
+    }
+
+    /// The newest transaction below `tx` with an entry (a write, delta or ESTIMATE) at `loc`.
+    pub fn newest_writer_below(&self, loc: &Location, tx: TxIndex) -> Option<TxIndex> {
+        self.data.get(loc).and_then(|e| e.below(tx).next().map(|(i, _)| *i))
     }
 
     /// The final value of every location written in the block, deltas folded and storage wipes

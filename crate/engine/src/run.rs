@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use rustc_hash::{FxHashMap, FxHashSet};
+use dashmap::DashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use crate::mv_memory::{BaseState, FinalValue, MemoryError, MvMemory, ReadResult};
 use crate::plan::{Plan, PlanError};
@@ -170,7 +171,22 @@ pub struct ParallelRun {
     hint_cursor: Vec<AtomicU32>,
     /// The transaction whose re-executions switched the run to serial mode (u32::MAX: none).
     serial_from: AtomicU32,
+    /// Hot locations: how many validations each one failed. A location that failed
+    /// `HOT_AFTER` times is likely written by transaction after transaction (a counter, a
+    /// pool's reserves); a read of it waits for a lower transaction still running to finish
+    /// (`running_writer`) instead of reading a value that transaction will likely replace.
+    hot: DashMap<Location, u32, FxBuildHasher>,
+    /// Set once `hot` has a location past `HOT_AFTER`; until then reads skip the lookup.
+    /// Relaxed: a late look only means one read does not wait.
+    any_hot: AtomicBool,
 }
+
+/// Failed validations after which a location counts as hot.
+const HOT_AFTER: u32 = 2;
+/// How far below the reader `running_writer` looks for a running transaction.
+const HOT_SCAN: usize = 64;
+/// Most waits one read makes for running transactions at a hot location.
+const HOT_WAITS: u32 = 4;
 
 impl ParallelRun {
     pub fn new(block_size: usize, base: Arc<dyn BaseState + Send>, max_reexecutions: Option<u32>) -> Self {
@@ -211,6 +227,8 @@ impl ParallelRun {
             hint_deps,
             hint_cursor: if has_hints { (0..block_size).map(|_| AtomicU32::new(0)).collect() } else { Vec::new() },
             serial_from: AtomicU32::new(u32::MAX),
+            hot: DashMap::with_hasher(FxBuildHasher),
+            any_hot: AtomicBool::new(false),
         })
     }
 
@@ -245,13 +263,34 @@ impl ParallelRun {
     /// Runs a validation task; returns the task it leads to, if any.
     fn validate(&self, w: &mut WorkerCtx, version: Version) -> Result<Option<Task>, Fallback> {
         w.counts.validations += 1;
-        let valid = self.memory.validate(version.tx, &*self.base)?;
-        let aborted = !valid && self.scheduler.try_validation_abort(version);
+        let stale = self.memory.first_stale_read(version.tx, &*self.base)?;
+        let aborted = stale.is_some() && self.scheduler.try_validation_abort(version);
         if aborted {
             w.counts.validation_aborts += 1;
             self.memory.convert_writes_to_estimates(version.tx);
+            if let Some(loc) = stale {
+                self.note_conflict(loc);
+            }
         }
         Ok(self.scheduler.finish_validation(version.tx, aborted, w.id)?)
+    }
+
+    /// Counts a failed validation against the location that changed.
+    fn note_conflict(&self, loc: Location) {
+        let mut n = self.hot.entry(loc).or_insert(0);
+        *n += 1;
+        if *n >= HOT_AFTER {
+            self.any_hot.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Before `tx` reads hot location `loc`: the lower transaction still running that will
+    /// likely write it, if any (see `Scheduler::executing_above`).
+    fn running_writer(&self, loc: &Location, tx: TxIndex) -> Option<TxIndex> {
+        if !self.any_hot.load(Ordering::Relaxed) || self.hot.get(loc).is_none_or(|n| *n < HOT_AFTER) {
+            return None;
+        }
+        self.scheduler.executing_above(tx, self.memory.newest_writer_below(loc, tx), HOT_SCAN)
     }
 
     fn backoff(&self, backoff: &mut Backoff, worker: usize) {
@@ -342,9 +381,21 @@ impl Run for ParallelRun {
             self.halt(Fallback::Protocol("read() outside an execution"));
             return Err(ReadError::Halted);
         };
+        let mut hot_waits = 0;
         loop {
             return match self.memory.read(loc, v.tx, &*self.base) {
                 Ok(ReadResult::Value(value)) => {
+                    if hot_waits < HOT_WAITS {
+                        if let Some(k) = self.running_writer(loc, v.tx) {
+                            hot_waits += 1;
+                            w.counts.dependency_waits += 1;
+                            self.scheduler.wait_while_executing(k, || self.halt.is_set());
+                            if self.halt.is_set() {
+                                return Err(ReadError::Halted);
+                            }
+                            continue;
+                        }
+                    }
                     w.reads.push((*loc, value.clone()));
                     Ok(value)
                 }

@@ -28,6 +28,14 @@
 //! suspends every higher transaction on the same ESTIMATE in turn, and all of them are
 //! resumed and suspended again: quadratic work for a chain of dependent transactions.
 //!
+//! Another, in the same spirit, for locations written by transaction after transaction (the
+//! run counts failed validations per location, see `ParallelRun`): a reader of such a hot
+//! location waits for a lower transaction that is executing right now if, above the newest
+//! write of the location, no transaction has executed without writing it
+//! (`executing_above`). On 1,000 increments of one counter at two threads this took the
+//! wasted executions from about 550 a block to 2-25 (a few runs). A wrong guess only costs
+//! the wait: validation still decides.
+//!
 //! Two more additions serve the scheduling plans (`plan.rs`) and the retry policy:
 //! - Sharded dispatch: instead of one execution index, one per shard over the shard's
 //!   transactions, and a worker only executes its own shards (`next_task(worker)`). Lowering
@@ -349,6 +357,23 @@ impl Scheduler {
                 self.idle.wait_until(std::time::Duration::from_micros(500), || status(self) != EXECUTING || stop());
             }
         }
+    }
+
+    /// Scanning down from `tx - 1` (at most `max_scan` transactions, never to `floor` or
+    /// below): the first transaction that is executing, unless one that has executed comes
+    /// first. Used to predict a write by a transaction still running: above the newest writer
+    /// of a location (`floor`), a transaction that has executed did not write it, so the
+    /// location is not written by every transaction and a running one is no sign of a write.
+    pub fn executing_above(&self, tx: TxIndex, floor: Option<TxIndex>, max_scan: usize) -> Option<TxIndex> {
+        let low = floor.map_or(0, |f| f.idx() + 1).max(tx.idx().saturating_sub(max_scan));
+        for k in (low..tx.idx()).rev() {
+            match unpack(self.status[k].load(Ordering::Acquire)).1 {
+                EXECUTING => return Some(TxIndex::from_usize(k)),
+                EXECUTED => return None,
+                _ => {}
+            }
+        }
+        None
     }
 
     /// The incarnation that currently owns `tx` and its status name (for stats and tests).

@@ -42,7 +42,8 @@ pub struct RunStats {
     /// Validations that found a stale read and aborted the incarnation.
     pub validation_aborts: u64,
     /// Reads that met the ESTIMATE of a lower transaction (a dependency) and waited for it,
-    /// in place or by suspending.
+    /// in place or by suspending; and reads of a hot location (one that failed validations)
+    /// that waited for a lower transaction still running.
     pub dependency_waits: u64,
     /// Incarnations abandoned because they read an ESTIMATE whose writer was not running
     /// (they suspend until it has executed): aborts caused by a dependency. The other cause
