@@ -79,14 +79,19 @@ fn read_on_thread(r: &Arc<ParallelRun>, mut w: WorkerCtx, loc: Location) -> (mps
     (rx, h)
 }
 
+/// Workers `a` and `b` start transactions 3 and 4.
+fn start_3_and_4(r: &ParallelRun, a: &mut WorkerCtx, b: &mut WorkerCtx) {
+    assert_eq!(next(r, a).tx.0, 3);
+    assert_eq!(next(r, b).tx.0, 4);
+}
+
 #[test]
 fn a_read_of_a_hot_location_waits_for_the_running_transaction_below() {
     let r = run(5);
     let [mut a, mut b, c] = make_counter_hot(&r);
     // 3 starts and has not read yet; 4 starts and reads the counter, whose newest write is
     // 2's: it must wait for 3, which is running.
-    assert_eq!(next(&r, &mut a).tx.0, 3);
-    assert_eq!(next(&r, &mut b).tx.0, 4);
+    start_3_and_4(&r, &mut a, &mut b);
     let (value, h) = read_on_thread(&r, b, COUNTER);
     assert!(value.recv_timeout(Duration::from_millis(200)).is_err(), "read the counter while 3 was running");
     assert_eq!(read(&r, &mut a, COUNTER), 3, "3 reads 2's write without waiting");
@@ -106,13 +111,11 @@ fn a_read_of_a_hot_location_waits_for_the_running_transaction_below() {
 fn a_read_of_a_cold_location_does_not_wait() {
     let r = run(5);
     let [mut a, mut b, _c] = make_counter_hot(&r);
-    assert_eq!(next(&r, &mut a).tx.0, 3);
-    assert_eq!(next(&r, &mut b).tx.0, 4);
+    start_3_and_4(&r, &mut a, &mut b);
     // No validation ever failed on OTHER: 4 reads it while 3 runs.
     let (value, h) = read_on_thread(&r, b, OTHER);
     assert_eq!(value.recv_timeout(Duration::from_secs(10)).unwrap(), 0);
     h.join().unwrap();
-    let _ = a;
 }
 
 #[test]
@@ -121,8 +124,7 @@ fn a_transaction_that_executed_without_writing_ends_the_wait() {
     let [mut a, mut b, mut c] = make_counter_hot(&r);
     // 3 runs; 4 executes without touching the counter; 5 reads the counter. Above the newest
     // write (2's), 4 executed and did not write it, so 3 running is no sign of a write.
-    assert_eq!(next(&r, &mut a).tx.0, 3);
-    assert_eq!(next(&r, &mut b).tx.0, 4);
+    start_3_and_4(&r, &mut a, &mut b);
     finish(&r, &mut b, &[(OTHER, 1)]);
     assert_eq!(next(&r, &mut c).tx.0, 5);
     let (value, h) = read_on_thread(&r, c, COUNTER);
