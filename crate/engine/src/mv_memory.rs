@@ -282,8 +282,9 @@ impl MvMemory {
         }
     }
 
-    /// Validation: the first location whose value `tx`'s last recorded incarnation read is no longer what
-    /// it would read now (an ESTIMATE in the way counts as changed); `None` if all still hold.
+    /// Validation: the first location whose value, as `tx`'s last recorded incarnation read it,
+    /// is no longer what it would read now (an ESTIMATE in the way counts as changed); `None`
+    /// if every read still holds.
     pub fn first_stale_read(&self, tx: TxIndex, base: &dyn BaseState) -> Result<Option<Location>, MemoryError> {
         let reads = self.last_read[tx.idx()].lock();
         for (loc, observed) in reads.iter() {

@@ -79,6 +79,15 @@ fn read_on_thread(r: &Arc<ParallelRun>, mut w: WorkerCtx, loc: Location) -> (mps
     (rx, h)
 }
 
+/// Reads `loc` for `w` on another thread and returns the value, failing if the read is still
+/// waiting after 10 s (a read that should not wait would otherwise hang the test).
+fn read_without_waiting(r: &Arc<ParallelRun>, w: WorkerCtx, loc: Location) -> u64 {
+    let (value, h) = read_on_thread(r, w, loc);
+    let v = value.recv_timeout(Duration::from_secs(10)).expect("the read waited");
+    h.join().unwrap();
+    v
+}
+
 /// Workers `a` and `b` start transactions 3 and 4.
 fn start_3_and_4(r: &ParallelRun, a: &mut WorkerCtx, b: &mut WorkerCtx) {
     assert_eq!(next(r, a).tx.0, 3);
@@ -113,9 +122,7 @@ fn a_read_of_a_cold_location_does_not_wait() {
     let [mut a, mut b, _c] = make_counter_hot(&r);
     start_3_and_4(&r, &mut a, &mut b);
     // No validation ever failed on OTHER: 4 reads it while 3 runs.
-    let (value, h) = read_on_thread(&r, b, OTHER);
-    assert_eq!(value.recv_timeout(Duration::from_secs(10)).unwrap(), 0);
-    h.join().unwrap();
+    assert_eq!(read_without_waiting(&r, b, OTHER), 0);
 }
 
 #[test]
@@ -127,7 +134,5 @@ fn a_transaction_that_executed_without_writing_ends_the_wait() {
     start_3_and_4(&r, &mut a, &mut b);
     finish(&r, &mut b, &[(OTHER, 1)]);
     assert_eq!(next(&r, &mut c).tx.0, 5);
-    let (value, h) = read_on_thread(&r, c, COUNTER);
-    assert_eq!(value.recv_timeout(Duration::from_secs(10)).unwrap(), 3);
-    h.join().unwrap();
+    assert_eq!(read_without_waiting(&r, c, COUNTER), 3);
 }
