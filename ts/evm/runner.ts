@@ -15,6 +15,7 @@ import type { NativeView } from '../pool/view.ts'
 import { keccak256, nativeEcrecover, recoverSender, type Sender } from './crypto.ts'
 import { fastEipLookup } from './eips.ts'
 import { installJumpAnalysisCache } from './jumpdest.ts'
+import { installFastHandlers } from './opcodes.ts'
 import { encodeOutcome, outcomeOf } from './outcome.ts'
 import { NativeStateManager } from './state/native.ts'
 import { TxReader } from './txs.ts'
@@ -107,6 +108,7 @@ export async function createRunner(options: EvmRunnerOptions, services: WorkerSe
   }
 
   const vm: VM = await createVM({ common, stateManager: state, blockchain: blockchain as never })
+  await installFastHandlers(vm.evm)
 
   // The coinbase placeholder may serve reads only after the outermost EVM call returned
   // (`runTx` then adds the fee); nested calls also pass through `runCall`.
