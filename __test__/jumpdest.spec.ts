@@ -42,6 +42,7 @@ test('an analysis is shared between opcode tables of equal contents, and only be
   const old = analyse(frontier, code)
   t.not(old, a, 'another hardfork\'s table has its own analysis')
   t.is(old.opcodesCached[0], frontier[0x60], 'holding that table\'s entries')
+  t.not(analyse(cancun, code), a, 'one analysis per code is kept, the latest table\'s (a memory bound)')
 
   // One fee changed, or one handler swapped: a different table.
   const fee = [...cancun]

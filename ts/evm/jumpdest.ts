@@ -29,8 +29,12 @@ interface InterpreterLike {
 }
 
 const cacheable = new WeakSet<Uint8Array>()
-/** Per code object, per opcode table (a new table comes with a new hardfork or EIP set). */
-const analyses = new WeakMap<Uint8Array, WeakMap<object, Analysis>>()
+/**
+ * Per code object, the analysis for one opcode table's contents: the latest asked for. One
+ * per code bounds the memory (an analysis holds an entry per code byte); keeping one per
+ * hardfork seen grew a worker's heap to 861 MB over the benchmark's mainnet blocks.
+ */
+const analyses = new WeakMap<Uint8Array, { key: object; analysis: Analysis }>()
 let installed: Promise<boolean> | undefined
 
 /** Marks a code object as immutable and ours: its analysis may be cached. Returns it. */
@@ -63,18 +67,12 @@ async function install(): Promise<boolean> {
     if (!cacheable.has(code)) return original.call(this, code)
     // EIP-8024 changes how immediates are skipped without necessarily changing the table.
     const table = tableKey(this._evm._opcodeMap)
-    let byTable = analyses.get(code)
-    if (byTable === undefined) {
-      byTable = new WeakMap()
-      analyses.set(code, byTable)
-    }
     const key = this.common.isActivatedEIP(8024) ? eip8024Key(table) : table
-    let a = byTable.get(key)
-    if (a === undefined) {
-      a = original.call(this, code)
-      byTable.set(key, a)
-    }
-    return a
+    const kept = analyses.get(code)
+    if (kept !== undefined && kept.key === key) return kept.analysis
+    const analysis = original.call(this, code)
+    analyses.set(code, { key, analysis })
+    return analysis
   }
   cached.cached = true
   proto._getValidJumpDestinations = cached
