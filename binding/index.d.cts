@@ -72,6 +72,18 @@ export declare class NativeWorker {
   halt(reason: string): void
 }
 
+/** G1 addition over the first 128 bytes: the 64-byte sum, or `null` for a bad input. */
+export declare function bn254Add(input: Uint8Array): Buffer | null
+
+/** G1 scalar multiplication over the first 96 bytes: the 64-byte product, or `null`. */
+export declare function bn254Mul(input: Uint8Array): Buffer | null
+
+/**
+ * Pairing check over 192-byte pairs: 1 (holds), 0 (does not), -1 (a G2 coordinate outside
+ * the field), -2 (another bad input).
+ */
+export declare function bn254Pairing(input: Uint8Array): number
+
 export interface DependencyGraph {
   offsets: Uint32Array
   preds: Uint32Array

@@ -3,11 +3,13 @@
 //! all scheduling logic.
 
 mod codec;
+mod bn254;
 mod crypto;
 mod mock;
 mod session;
 mod txsig;
 
+pub use bn254::*;
 pub use crypto::*;
 pub use mock::*;
 pub use session::*;
