@@ -82,7 +82,7 @@ async function install(): Promise<boolean> {
 /** One key object per distinct table contents; a table object maps to its contents' key. */
 const tableKeys = new WeakMap<object, object>()
 const keysByContents = new Map<string, object>()
-const functionIds = new WeakMap<object, number>()
+const identityIds = new WeakMap<object, number>()
 
 /**
  * The key of an opcode table (an array of `{ opcodeInfo, opHandler, gasHandler }` by opcode):
@@ -105,25 +105,25 @@ function tableKey(table: object): object {
 /** A string that equals another exactly when the two values are interchangeable here. */
 function describe(v: unknown, depth: number): string {
   if (v === null || typeof v !== 'object') {
-    if (typeof v === 'function') return `f${functionId(v)}`
+    if (typeof v === 'function') return `f${identityId(v)}`
     return `${typeof v}:${String(v)}`
   }
   // Deeper than entry → opcodeInfo → field: compare by identity.
-  if (depth > 2) return `o${functionId(v)}`
+  if (depth > 2) return `o${identityId(v)}`
   const parts: string[] = []
   for (const k of Object.keys(v)) parts.push(`${k}=${describe((v as Record<string, unknown>)[k], depth + 1)}`)
   return `{${parts.join(',')}}`
 }
 
-function functionId(f: object): number {
-  let id = functionIds.get(f)
+function identityId(f: object): number {
+  let id = identityIds.get(f)
   if (id === undefined) {
-    id = nextFunctionId++
-    functionIds.set(f, id)
+    id = nextIdentityId++
+    identityIds.set(f, id)
   }
   return id
 }
-let nextFunctionId = 0
+let nextIdentityId = 0
 
 const eip8024Keys = new WeakMap<object, object>()
 function eip8024Key(table: object): object {
