@@ -3,7 +3,7 @@ import { getOpcodesForHF, paramsEVM } from '@ethereumjs/evm'
 import { hexToBytes } from '@ethereumjs/util'
 import test from 'ava'
 
-import { installJumpAnalysisCache, markCode } from '../ts/evm/jumpdest.ts'
+import { ANALYSED_CODE_BUDGET, installJumpAnalysisCache, markCode } from '../ts/evm/jumpdest.ts'
 
 type Table = { opcodeInfo: Record<string, unknown>; opHandler: unknown; gasHandler: unknown }[]
 interface Analysis {
@@ -58,4 +58,24 @@ test('an analysis is shared between opcode tables of equal contents, and only be
   // Code that no state manager of ours handed out is analysed every time, as before.
   const foreign = hexToBytes(CODE)
   t.not(analyse(cancun, foreign), analyse(cancun, foreign))
+})
+
+test('the analyses kept are bounded by the size of their code, least recently used out first', async (t) => {
+  const analyse = await analyser()
+  const cancun = tableAt(Hardfork.Cancun)
+  const size = 24_576
+  const codes = Array.from({ length: Math.ceil(ANALYSED_CODE_BUDGET / size) + 2 }, (_, i) => {
+    const code = new Uint8Array(size)
+    code.set(hexToBytes(CODE))
+    code[size - 1] = i
+    return markCode(code)
+  })
+  const first = analyse(cancun, codes[0])
+  const second = analyse(cancun, codes[1])
+  for (const code of codes.slice(2)) {
+    analyse(cancun, code)
+    t.is(analyse(cancun, codes[1]), second, 'a code in use stays')
+  }
+  t.not(analyse(cancun, codes[0]), first, 'the least recently used went once the budget was passed')
+  t.is(analyse(cancun, codes.at(-1)!), analyse(cancun, codes.at(-1)!))
 })

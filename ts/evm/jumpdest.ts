@@ -30,11 +30,18 @@ interface InterpreterLike {
 
 const cacheable = new WeakSet<Uint8Array>()
 /**
- * Per code object, the analysis for one opcode table's contents: the latest asked for. One
- * per code bounds the memory (an analysis holds an entry per code byte); keeping one per
- * hardfork seen grew a worker's heap to 861 MB over the benchmark's mainnet blocks.
+ * Bytes of code whose analyses are kept, least recently used first out. An analysis holds an
+ * opcode entry per byte and a bigint per PUSH: with the bound at 1, 2 and 4 MB of code, the
+ * largest worker heap over the mainnet blocks (each run twice, optimistic x2) was 189, 261
+ * and 389 MB. Without one every contract a worker had seen kept its analysis (431 MB there,
+ * and growing with the contracts seen); with the table keyed by object, as before, a
+ * hardfork change dropped them all (227 MB there, unbounded on a chain that stays on one).
  */
-const analyses = new WeakMap<Uint8Array, { key: object; analysis: Analysis }>()
+export const ANALYSED_CODE_BUDGET = 2 * 2 ** 20
+
+/** Per code object, the analysis for one opcode table's contents (the latest asked for). */
+const analyses = new Map<Uint8Array, { key: object; analysis: Analysis }>()
+let analysedBytes = 0
 let installed: Promise<boolean> | undefined
 
 /** Marks a code object as immutable and ours: its analysis may be cached. Returns it. */
@@ -69,10 +76,17 @@ async function install(): Promise<boolean> {
     const table = tableKey(this._evm._opcodeMap)
     const key = this.common.isActivatedEIP(8024) ? eip8024Key(table) : table
     const kept = analyses.get(code)
-    if (kept !== undefined && kept.key === key) return kept.analysis
-    const analysis = original.call(this, code)
-    analyses.set(code, { key, analysis })
-    return analysis
+    // Delete and set again: the Map's order is then least recently used first.
+    if (kept !== undefined) analyses.delete(code)
+    else analysedBytes += code.length
+    const entry = kept !== undefined && kept.key === key ? kept : { key, analysis: original.call(this, code) }
+    analyses.set(code, entry)
+    for (const [old] of analyses) {
+      if (analysedBytes <= ANALYSED_CODE_BUDGET) break
+      analyses.delete(old)
+      analysedBytes -= old.length
+    }
+    return entry.analysis
   }
   cached.cached = true
   proto._getValidJumpDestinations = cached
