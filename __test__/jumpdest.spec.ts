@@ -3,6 +3,7 @@ import { getOpcodesForHF, paramsEVM } from '@ethereumjs/evm'
 import { hexToBytes } from '@ethereumjs/util'
 import test from 'ava'
 
+import { importEvmFile } from '../ts/evm/internals.ts'
 import { ANALYSED_CODE_BUDGET, installJumpAnalysisCache, markCode } from '../ts/evm/jumpdest.ts'
 
 type Table = { opcodeInfo: Record<string, unknown>; opHandler: unknown; gasHandler: unknown }[]
@@ -16,8 +17,9 @@ const CODE = '0x6001600657005b00'
 
 async function analyser(): Promise<(table: Table, code: Uint8Array) => Analysis> {
   if (!(await installJumpAnalysisCache())) throw new Error('the cache did not install')
-  const url = new URL('./interpreter.js', import.meta.resolve('@ethereumjs/evm'))
-  const { Interpreter } = (await import(url.href)) as { Interpreter: { prototype: { _getValidJumpDestinations(code: Uint8Array): Analysis } } }
+  const mod = await importEvmFile<{ Interpreter: { prototype: { _getValidJumpDestinations(code: Uint8Array): Analysis } } }>('./interpreter.js')
+  if (mod === undefined) throw new Error('ethereumjs\'s interpreter file is not where it was')
+  const { Interpreter } = mod
   const analyse = Interpreter.prototype._getValidJumpDestinations
   const common = new Common({ chain: Mainnet, hardfork: Hardfork.Cancun })
   return (table, code) =>

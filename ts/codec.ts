@@ -22,7 +22,6 @@ export type WriteOpCode = (typeof WriteOpCode)[keyof typeof WriteOpCode]
 export const SnapshotTag = { Account: 0, Storage: 1, Cleared: 2, AddToBase: 3 } as const
 export type SnapshotTag = (typeof SnapshotTag)[keyof typeof SnapshotTag]
 
-const M64 = 0xffff_ffff_ffff_ffffn
 
 /** Account fields as the engine stores them. */
 export interface AccountFields {
@@ -43,10 +42,11 @@ export function readU256(dv: DataView, at: number): bigint {
 
 export function writeU256(dv: DataView, at: number, v: bigint): void {
   if (v < 0n || v >> 256n !== 0n) throw new RangeError(`value out of uint256 range: ${v}`)
+  // setBigUint64 keeps the low 64 bits of its argument: no masks needed.
   dv.setBigUint64(at, v >> 192n)
-  dv.setBigUint64(at + 8, (v >> 128n) & M64)
-  dv.setBigUint64(at + 16, (v >> 64n) & M64)
-  dv.setBigUint64(at + 24, v & M64)
+  dv.setBigUint64(at + 8, v >> 128n)
+  dv.setBigUint64(at + 16, v >> 64n)
+  dv.setBigUint64(at + 24, v)
 }
 
 /** Writes a location at `at`; `slot` only for storage. */

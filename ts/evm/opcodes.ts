@@ -3,10 +3,10 @@
  *
  * ethereumjs turns the stack word into 32 bytes with `setLengthLeft(bigIntToBytes(word), 32)`:
  * a hex string, then bytes, then a left pad that spreads both arrays into a JS array. That
- * is about 1.2 µs per MSTORE or SLOAD here, against 0.35 µs for four 64-bit writes
- * (`word32`), and MSTORE is among the most frequent opcodes. In a CPU profile of the
- * sequential strategy over the mainnet blocks, `setLength` was about 5 % of the samples,
- * most of it from MSTORE.
+ * is about 1.5 µs per MSTORE or SLOAD here, against 0.45 µs for four 64-bit writes
+ * (`word32`, through the codec's `writeU256`; one micro-benchmark run over 1,000 words), and
+ * MSTORE is among the most frequent opcodes. In a CPU profile of the sequential strategy
+ * over the mainnet blocks, `setLength` was about 5 % of the samples, most of it from MSTORE.
  *
  * The replacements do what the originals do, with the conversion swapped. They are installed
  * per EVM (`installFastHandlers`), never in ethereumjs's shared tables, and only over the
@@ -15,15 +15,13 @@
  */
 import { bytesToBigInt } from '@ethereumjs/util'
 
+import { writeU256 } from '../codec.ts'
+import { importEvmFile } from './internals.ts'
+
 /** The 32-byte big-endian form of a stack word (0 <= v < 2^256). */
 export function word32(v: bigint): Uint8Array {
   const out = new Uint8Array(32)
-  const dv = new DataView(out.buffer)
-  // setBigUint64 keeps the low 64 bits of its argument.
-  dv.setBigUint64(0, v >> 192n)
-  dv.setBigUint64(8, v >> 128n)
-  dv.setBigUint64(16, v >> 64n)
-  dv.setBigUint64(24, v)
+  writeU256(new DataView(out.buffer), 0, v)
   return out
 }
 
@@ -64,22 +62,15 @@ interface EvmLike {
 let originals: Promise<Map<number, unknown> | undefined> | undefined
 
 async function loadOriginals(): Promise<Map<number, unknown> | undefined> {
-  try {
-    // Not exported by the package's entry point: imported by its file, beside it.
-    const url = new URL('./opcodes/functions.js', import.meta.resolve('@ethereumjs/evm'))
-    const mod = (await import(url.href)) as { handlers?: Map<number, unknown> }
-    const handlers = mod.handlers
-    if (!(handlers instanceof Map)) return undefined
-    const out = new Map<number, unknown>()
-    for (const [op] of FAST) {
-      const h = handlers.get(op)
-      if (typeof h !== 'function' || h.length !== 1) return undefined
-      out.set(op, h)
-    }
-    return out
-  } catch {
-    return undefined
+  const handlers = (await importEvmFile<{ handlers?: unknown }>('./opcodes/functions.js'))?.handlers
+  if (!(handlers instanceof Map)) return undefined
+  const out = new Map<number, unknown>()
+  for (const [op] of FAST) {
+    const h: unknown = handlers.get(op)
+    if (typeof h !== 'function' || h.length !== 1) return undefined
+    out.set(op, h)
   }
+  return out
 }
 
 /**
