@@ -62,6 +62,11 @@ export declare class NativeWorker {
   finish(writes: Uint8Array, len: number): void
   /** The current incarnation starts over (a base value it needed has been loaded). */
   restart(): void
+  /**
+   * Microseconds the current incarnation's reads have waited for other transactions (an
+   * ESTIMATE being rewritten, a hot location's running writer): not its own execution time.
+   */
+  waitedMicros(): number
   /** Ends the current incarnation: it read an ESTIMATE of `blocker`. */
   suspend(blocker: number): void
   loadBase(buf: Uint8Array): number

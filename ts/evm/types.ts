@@ -245,7 +245,8 @@ export interface ExecutionMetrics {
   shards?: { count: number; loads: number[] }
   /**
    * Parallel runs only: the block's actual dependency graph (committed reads and the writes
-   * they observed), weighted by each transaction's execution time on the workers.
+   * they observed), weighted by each transaction's execution time on the workers (its last
+   * incarnation, less the time its reads waited for other transactions).
    */
   dependencies?: {
     /** Sum of the transactions' execution times, ms. */

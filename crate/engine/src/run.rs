@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use dashmap::DashMap;
@@ -69,6 +69,8 @@ pub struct WorkerCtx {
     pending: Option<Task>,
     reads: ReadSet,
     counts: LocalCounts,
+    /// Time the current incarnation's reads spent waiting for other transactions.
+    waited: Duration,
 }
 
 impl WorkerCtx {
@@ -89,6 +91,13 @@ impl WorkerCtx {
     /// (after a base value it needed was loaded).
     pub fn restart(&mut self) {
         self.reads.clear();
+        self.waited = Duration::ZERO;
+    }
+
+    /// How long the current (or last) incarnation's reads waited for other transactions to
+    /// finish: the part of its wall time that was not its own execution.
+    pub fn waited(&self) -> Duration {
+        self.waited
     }
 }
 
@@ -337,6 +346,7 @@ impl ParallelRun {
                     w.counts.executions += 1;
                     self.counters.start_execution();
                     w.current = Some(v);
+                    w.waited = Duration::ZERO;
                     return Step::Execute(v);
                 }
                 Some(Task::Validate(v)) => match self.validate(w, v) {
@@ -389,7 +399,9 @@ impl Run for ParallelRun {
                         if let Some(k) = self.running_writer(loc, v.tx) {
                             hot_waits += 1;
                             w.counts.dependency_waits += 1;
+                            let began = Instant::now();
                             self.scheduler.wait_while_executing(k, || self.halt.is_set());
+                            w.waited += began.elapsed();
                             if self.halt.is_set() {
                                 return Err(ReadError::Halted);
                             }
@@ -401,7 +413,10 @@ impl Run for ParallelRun {
                 }
                 Ok(ReadResult::Blocked(b)) => {
                     w.counts.dependency_waits += 1;
-                    if b < v.tx && self.scheduler.wait_while_executing(b, || self.halt.is_set()) {
+                    let began = Instant::now();
+                    let resolved = b < v.tx && self.scheduler.wait_while_executing(b, || self.halt.is_set());
+                    w.waited += began.elapsed();
+                    if resolved {
                         continue;
                     }
                     Err(ReadError::Blocked(b))
@@ -581,6 +596,7 @@ impl Run for SequentialRun {
         w.counts.executions += 1;
         self.counters.start_execution();
         w.current = Some(v);
+        w.waited = Duration::ZERO;
         Step::Execute(v)
     }
 

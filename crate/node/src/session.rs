@@ -340,6 +340,13 @@ impl NativeWorker {
         self.ctx.restart();
     }
 
+    /// Microseconds the current incarnation's reads have waited for other transactions (an
+    /// ESTIMATE being rewritten, a hot location's running writer): not its own execution time.
+    #[napi(catch_unwind)]
+    pub fn waited_micros(&self) -> f64 {
+        self.ctx.waited().as_secs_f64() * 1e6
+    }
+
     /// Ends the current incarnation: it read an ESTIMATE of `blocker`.
     #[napi(catch_unwind)]
     pub fn suspend(&mut self, blocker: u32) {
