@@ -27,6 +27,12 @@ export declare class NativeBlock {
    */
   dependencyGraph(): DependencyGraph | null
   /**
+   * Per transaction of a finished parallel run, the microseconds its last finished
+   * incarnation's reads waited for other transactions (an ESTIMATE being rewritten, a hot
+   * location's running writer): not its own execution time. `null` for sequential runs.
+   */
+  readWaitMicros(): Float64Array | null
+  /**
    * Bytes held by the engine's structures for this block (computed from their sizes and
    * capacities; the base state and allocator overhead are not included).
    */
@@ -62,11 +68,6 @@ export declare class NativeWorker {
   finish(writes: Uint8Array, len: number): void
   /** The current incarnation starts over (a base value it needed has been loaded). */
   restart(): void
-  /**
-   * Microseconds the current incarnation's reads have waited for other transactions (an
-   * ESTIMATE being rewritten, a hot location's running writer): not its own execution time.
-   */
-  waitedMicros(): number
   /** Ends the current incarnation: it read an ESTIMATE of `blocker`. */
   suspend(blocker: number): void
   loadBase(buf: Uint8Array): number

@@ -809,7 +809,9 @@ function criticalPath(run: BlockRun, threads: number): ExecutionMetrics['depende
   for (let i = 0; i < n; i++) {
     let start = 0
     for (let k = g.offsets[i]; k < g.offsets[i + 1]; k++) start = Math.max(start, finish[g.preds[k]])
-    const w = run.outcomes[i]?.micros ?? 0
+    // Its own execution: a wait for another transaction is already an edge of the graph, and
+    // counted as work it would inflate both the work and the critical path.
+    const w = Math.max(0, (run.outcomes[i]?.micros ?? 0) - (run.readWaitMicros?.[i] ?? 0))
     finish[i] = start + w
     work += w
     longest = Math.max(longest, finish[i])

@@ -72,6 +72,11 @@ export interface BlockRun {
    * `preds[offsets[i]..offsets[i + 1]]`.
    */
   graph: { offsets: Uint32Array; preds: Uint32Array } | undefined
+  /**
+   * With `graph`: per transaction, how long its last incarnation's reads waited for other
+   * transactions, microseconds (part of its `micros`, not its own execution).
+   */
+  readWaitMicros: Float64Array | undefined
   /** Wall time from the first worker starting to the last finishing. */
   wallMs: number
   /** Per worker, the time it spent inside the block. */
@@ -230,6 +235,7 @@ export class WorkerPool {
         outcomes,
         snapshot: haltReason === undefined ? block.snapshot() : undefined,
         graph: haltReason === undefined ? (block.dependencyGraph() ?? undefined) : undefined,
+        readWaitMicros: haltReason === undefined ? (block.readWaitMicros() ?? undefined) : undefined,
         stats: block.stats(),
         haltReason,
         code: (hash) => block.code(hash),

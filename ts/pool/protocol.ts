@@ -13,7 +13,7 @@ export type Outcome =
 export interface PackedOutcomes {
   tx: Uint32Array
   incarnation: Uint32Array
-  /** How long the incarnation ran, less the time its reads waited for other transactions, microseconds. */
+  /** How long the incarnation ran, microseconds. */
   micros: Float64Array
   /** Per outcome: 0 failed (see `other`), 1 value in `bytes`, 2 value in `other`. */
   kind: Uint8Array

@@ -73,16 +73,6 @@ function pack(outcomes: Outcome[]): { packed: PackedOutcomes; transfer: ArrayBuf
   }
 }
 
-/**
- * How long the incarnation started at `began` ran, in microseconds, less the time its reads
- * waited for other transactions: the weight of the transaction in the block's dependency
- * graph (a wait is already an edge of that graph; counting it again inflates both the work
- * and the critical path).
- */
-function ownMicros(handle: { waitedMicros(): number }, began: number): number {
-  return Math.max(0, (performance.now() - began) * 1000 - handle.waitedMicros())
-}
-
 async function runBlock(runner: TxRunner, blockId: number, worker: number, shared: SharedArrayBuffer): Promise<void> {
   const native = loadNative()
   const started = performance.now()
@@ -105,12 +95,12 @@ async function runBlock(runner: TxRunner, blockId: number, worker: number, share
       try {
         const value = await runner.execute(tx, view)
         if (view.signal !== undefined) throw view.signal
-        outcome = { tx, incarnation, micros: ownMicros(handle, began), ok: true, value }
+        outcome = { tx, incarnation, micros: (performance.now() - began) * 1000, ok: true, value }
       } catch (e) {
         const signal = view.signal ?? (isControlSignal(e) ? e : undefined)
         if (signal === undefined) {
           // The transaction failed: it writes nothing, but its reads still count.
-          outcome = { tx, incarnation, micros: ownMicros(handle, began), ok: false, error: serializeError(e) }
+          outcome = { tx, incarnation, micros: (performance.now() - began) * 1000, ok: false, error: serializeError(e) }
           view.writes.reset()
         } else {
           runner.abandon?.()

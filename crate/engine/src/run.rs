@@ -8,7 +8,7 @@
 //! Two implementations: `ParallelRun` (Block-STM) and `SequentialRun` (transactions in block
 //! order on one worker; the reference every parallel result is compared with).
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -94,10 +94,10 @@ impl WorkerCtx {
         self.waited = Duration::ZERO;
     }
 
-    /// How long the current (or last) incarnation's reads waited for other transactions to
-    /// finish: the part of its wall time that was not its own execution.
-    pub fn waited(&self) -> Duration {
-        self.waited
+    /// Starts executing `v`.
+    fn start(&mut self, v: Version) {
+        self.current = Some(v);
+        self.waited = Duration::ZERO;
     }
 }
 
@@ -122,6 +122,12 @@ pub trait Run: Send + Sync {
     /// Per transaction, the lower transactions it depends on (see `MvMemory::dependencies`);
     /// `None` where the run keeps no versions (sequential). After `Done`.
     fn dependency_graph(&self) -> Option<Vec<Vec<TxIndex>>> {
+        None
+    }
+    /// Per transaction, how long its last finished incarnation's reads waited for other
+    /// transactions (part of its wall time, not of its own execution); `None` where nothing
+    /// waits (sequential). After `Done`.
+    fn read_waits(&self) -> Option<Vec<Duration>> {
         None
     }
     /// Bytes held by the run's own structures (see `MvMemory::approx_bytes`).
@@ -188,6 +194,9 @@ pub struct ParallelRun {
     /// Set once `hot` has a location past `HOT_AFTER`; until then reads skip the lookup.
     /// Relaxed: a late look only means one read does not wait.
     any_hot: AtomicBool,
+    /// Per transaction, nanoseconds its last finished incarnation's reads waited (see
+    /// `Run::read_waits`). Relaxed: written at `finish`, read once the block is done.
+    read_waits: Vec<AtomicU64>,
 }
 
 /// Failed validations after which a location counts as hot.
@@ -238,6 +247,7 @@ impl ParallelRun {
             serial_from: AtomicU32::new(u32::MAX),
             hot: DashMap::with_hasher(FxBuildHasher),
             any_hot: AtomicBool::new(false),
+            read_waits: (0..block_size).map(|_| AtomicU64::new(0)).collect(),
         })
     }
 
@@ -345,8 +355,7 @@ impl ParallelRun {
                     }
                     w.counts.executions += 1;
                     self.counters.start_execution();
-                    w.current = Some(v);
-                    w.waited = Duration::ZERO;
+                    w.start(v);
                     return Step::Execute(v);
                 }
                 Some(Task::Validate(v)) => match self.validate(w, v) {
@@ -435,6 +444,7 @@ impl Run for ParallelRun {
             return self.halt(Fallback::Protocol("finish() outside an execution"));
         };
         self.counters.end_execution();
+        self.read_waits[v.tx.idx()].store(w.waited.as_nanos() as u64, Ordering::Relaxed);
         let reads = std::mem::take(&mut w.reads);
         let result = self
             .memory
@@ -502,6 +512,13 @@ impl Run for ParallelRun {
             return None;
         }
         Some((0..self.block_size()).map(|i| self.memory.dependencies(TxIndex::from_usize(i))).collect())
+    }
+
+    fn read_waits(&self) -> Option<Vec<Duration>> {
+        if !self.scheduler.done() || self.halt.is_set() {
+            return None;
+        }
+        Some(self.read_waits.iter().map(|n| Duration::from_nanos(n.load(Ordering::Relaxed))).collect())
     }
 }
 
@@ -595,8 +612,7 @@ impl Run for SequentialRun {
         drop(st);
         w.counts.executions += 1;
         self.counters.start_execution();
-        w.current = Some(v);
-        w.waited = Duration::ZERO;
+        w.start(v);
         Step::Execute(v)
     }
 

@@ -183,6 +183,15 @@ impl NativeBlock {
         Some(DependencyGraph { offsets: offsets.into(), preds: preds.into() })
     }
 
+    /// Per transaction of a finished parallel run, the microseconds its last finished
+    /// incarnation's reads waited for other transactions (an ESTIMATE being rewritten, a hot
+    /// location's running writer): not its own execution time. `null` for sequential runs.
+    #[napi(catch_unwind)]
+    pub fn read_wait_micros(&self) -> Option<Float64Array> {
+        let waits = self.session.run.read_waits()?;
+        Some(waits.iter().map(|d| d.as_secs_f64() * 1e6).collect::<Vec<_>>().into())
+    }
+
     /// Bytes held by the engine's structures for this block (computed from their sizes and
     /// capacities; the base state and allocator overhead are not included).
     #[napi(catch_unwind)]
@@ -338,13 +347,6 @@ impl NativeWorker {
     #[napi(catch_unwind)]
     pub fn restart(&mut self) {
         self.ctx.restart();
-    }
-
-    /// Microseconds the current incarnation's reads have waited for other transactions (an
-    /// ESTIMATE being rewritten, a hot location's running writer): not its own execution time.
-    #[napi(catch_unwind)]
-    pub fn waited_micros(&self) -> f64 {
-        self.ctx.waited().as_secs_f64() * 1e6
     }
 
     /// Ends the current incarnation: it read an ESTIMATE of `blocker`.
