@@ -5,8 +5,8 @@
  * bloom, receipts root and the post-state root. Run as well with the pure-JS fallback forced
  * (`npm run test:fallback`).
  */
-import { createBlock } from '@ethereumjs/block'
-import { Hardfork } from '@ethereumjs/common'
+import { createBlock, genTransactionsTrieRoot } from '@ethereumjs/block'
+import { Common, Hardfork, Mainnet } from '@ethereumjs/common'
 import { createTx } from '@ethereumjs/tx'
 import { bytesToHex } from '@ethereumjs/util'
 import test from 'ava'
@@ -230,6 +230,47 @@ test('bad input: a malformed prestate, or missing/both state sources, is an Inva
   }
   await t.throwsAsync(ParallelExecutor.create({ threads: 0 }), { instanceOf: InvalidInputError })
   await t.throwsAsync(e.sequential.runBlock({ block: wl.block, prestate: wl.prestate, strategy: { kind: 'eager' } as unknown as Strategy }), { instanceOf: InvalidInputError })
+})
+
+test('bad input: ethereumjs runBlock options this executor does not offer (root, reportPreimages) are refused, and change no state', async (t) => {
+  const wl = await W.ethTransfers(6)
+  const e = await executors
+  for (const [label, x] of strategies(e)) {
+    const sm = await merkleFromPrestate(wl.common, wl.prestate)
+    const before = bytesToHex(await sm.getStateRoot())
+    for (const extra of [{ root: await sm.getStateRoot() }, { reportPreimages: true }]) {
+      const opts = { block: wl.block, stateManager: sm, generate: true, skipBlockValidation: true, ...extra }
+      const err = await t.throwsAsync(x.runBlock(opts), { instanceOf: InvalidInputError }, label)
+      t.regex(err?.message ?? '', new RegExp(Object.keys(extra)[0]), label)
+    }
+    t.is(bytesToHex(await sm.getStateRoot()), before, label)
+  }
+  // Asking for no preimages is what the executor does anyway.
+  await t.notThrowsAsync(e.sequential.runBlock({ block: wl.block, prestate: wl.prestate, generate: true, skipBlockValidation: true, reportPreimages: false } as Parameters<ParallelExecutor['runBlock']>[0]))
+})
+
+test('validateBlockSize: a block over the EIP-7934 size limit is invalid when asked to check, as in ethereumjs runBlock', async (t) => {
+  // No mainnet fork of ethereumjs 10 activates EIP-7934 yet, nor sets its limit: both by hand.
+  const limited = new Common({ chain: Mainnet, hardfork: Hardfork.Osaka, eips: [7934], params: { 7934: { maxRlpBlockSize: 600 } } })
+  const wl = await W.ethTransfers(8, limited)
+  const block = createBlock(
+    { header: { ...wl.block.header.toJSON(), transactionsTrie: await genTransactionsTrieRoot(wl.block.transactions) }, transactions: wl.block.transactions, withdrawals: [] },
+    { common: wl.common },
+  )
+  t.true(block.serialize().length > 600)
+  for (const strategy of [{ kind: 'sequential' }, { kind: 'optimistic' }] as Strategy[]) {
+    const x = await ParallelExecutor.create({ common: wl.common, threads: 2, strategy })
+    try {
+      const opts = { block, prestate: wl.prestate, generate: true, skipHeaderValidation: true }
+      const err = await t.throwsAsync(x.runBlock({ ...opts, validateBlockSize: true }), { instanceOf: InvalidBlockError }, strategy.kind)
+      t.regex(err?.message ?? '', /exceeds maximum RLP block size/)
+      // Not asked: the same block runs (its size is not checked by default, as in ethereumjs).
+      const r = await x.runBlock(opts)
+      t.is(r.gasUsed, 8n * 21_000n)
+    } finally {
+      await x.close()
+    }
+  }
 })
 
 test('a header that does not match is rejected (generate: false) and the caller state is unchanged', async (t) => {

@@ -342,6 +342,13 @@ export class ParallelExecutor implements AsyncDisposable {
     if ((opts.prestate === undefined) === (opts.stateManager === undefined)) {
       throw new InvalidInputError('give exactly one of prestate and stateManager')
     }
+    // ethereumjs `runBlock` options that would change the result, which this executor does
+    // not offer: refused rather than ignored, so that no caller gets a result without them.
+    const foreign = opts as { root?: unknown; reportPreimages?: unknown }
+    if (foreign.root !== undefined) {
+      throw new InvalidInputError('root is not supported: give the state as a prestate, or a stateManager already set to that root')
+    }
+    if (foreign.reportPreimages !== undefined && foreign.reportPreimages !== false) throw new InvalidInputError('reportPreimages is not supported')
     if (opts.prestate !== undefined) return new PrestateSource(opts.prestate, opts.bytecodes)
     return new StateManagerSource(opts.stateManager!)
   }
@@ -363,7 +370,7 @@ export class ParallelExecutor implements AsyncDisposable {
     }
     try {
       // Transactions' signatures are checked when their senders are recovered.
-      await block.validateData(false, false)
+      await block.validateData(false, false, opts.validateBlockSize === true)
     } catch (e) {
       throw new InvalidBlockError((e as Error).message, undefined, { cause: e })
     }

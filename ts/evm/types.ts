@@ -185,6 +185,13 @@ export interface RunBlockOptions {
   skipNonce?: boolean
   /** Set the hardfork from the block's number and timestamp. @default false */
   setHardfork?: boolean
+  /**
+   * Check the block's RLP size against EIP-7934's limit (where the fork has it), as
+   * ethereumjs's `runBlock` option of the same name. Part of the block validation, so
+   * `skipBlockValidation` skips it too.
+   * @default false
+   */
+  validateBlockSize?: boolean
   /** BLOCKHASH source and header validator. @default a chain whose block hashes are all zero (as ethereumjs's default) */
   blockchain?: BlockchainLike
   /**
