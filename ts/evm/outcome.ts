@@ -68,7 +68,7 @@ const scratch = new ByteBuilder(1024)
  * An outcome as bytes, for the trip from a worker to the main thread (structured clone of
  * the object costs 3–9 µs per transaction on each side, this ~1 µs):
  * flags u8 | sender [20] | executionGasUsed, totalGasSpent, gasRefund u64 | [blockGasSpent u64]
- * | amountSpent, minerValue u256 | [error: u16 len, utf-8] | returnValue: u32 len, bytes
+ * | amountSpent, minerValue: u64 each if SMALL_AMOUNTS, else u256 | [error: u32 len, utf-8] | returnValue: u32 len, bytes
  * | [createdAddress 20] | [blobGasUsed u64] | [bloom 256]
  * | logs: u32 count, each: address 20, u8 topics, topics 32 each, u32 len, data
  */
@@ -120,47 +120,60 @@ export function encodeOutcome(o: TxOutcome): Uint8Array {
 
 /** The inverse of `encodeOutcome`; byte fields are views into `bytes`. */
 export function decodeOutcome(bytes: Uint8Array): TxOutcome {
+  // Straight-line reads with a running offset: on the calling thread, once per transaction
+  // of every parallel block (closures over the offset made it about twice as slow).
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  let at = 0
-  const take = (n: number) => bytes.subarray(at, (at += n))
-  const u32 = () => {
-    const v = dv.getUint32(at, true)
-    at += 4
-    return v
-  }
-  const u64 = () => {
-    const v = dv.getBigUint64(at, true)
+  const flags = bytes[0]
+  const sender = bytes.subarray(1, 21)
+  const executionGasUsed = dv.getBigUint64(21, true)
+  const totalGasSpent = dv.getBigUint64(29, true)
+  const gasRefund = dv.getBigUint64(37, true)
+  let at = 45
+  let blockGasSpent = totalGasSpent
+  if (flags & HAS_BLOCK_GAS) {
+    blockGasSpent = dv.getBigUint64(at, true)
     at += 8
-    return v
   }
-  const u256 = () => {
-    const v = readU256(dv, at)
-    at += 32
-    return v
+  let amountSpent: bigint
+  let minerValue: bigint
+  if (flags & SMALL_AMOUNTS) {
+    amountSpent = dv.getBigUint64(at, true)
+    minerValue = dv.getBigUint64(at + 8, true)
+    at += 16
+  } else {
+    amountSpent = readU256(dv, at)
+    minerValue = readU256(dv, at + 32)
+    at += 64
   }
-  const flags = bytes[at++]
-  const sender = take(20)
-  const executionGasUsed = u64()
-  const totalGasSpent = u64()
-  const gasRefund = u64()
-  const blockGasSpent = flags & HAS_BLOCK_GAS ? u64() : totalGasSpent
-  const small = (flags & SMALL_AMOUNTS) !== 0
-  const amountSpent = small ? u64() : u256()
-  const minerValue = small ? u64() : u256()
-  const error = flags & HAS_ERROR ? textDecoder.decode(take(u32())) : undefined
-  const returnLength = u32()
-  const returnValue = returnLength === 0 ? EMPTY : take(returnLength)
-  const createdAddress = flags & HAS_CREATED ? take(20) : undefined
-  const blobGasUsed = flags & HAS_BLOB ? u64() : undefined
-  const bloom = flags & HAS_BLOOM ? take(256) : undefined
-  const count = u32()
+  let error: string | undefined
+  if (flags & HAS_ERROR) {
+    const n = dv.getUint32(at, true)
+    error = textDecoder.decode(bytes.subarray(at + 4, at + 4 + n))
+    at += 4 + n
+  }
+  const returnLength = dv.getUint32(at, true)
+  at += 4
+  const returnValue = returnLength === 0 ? EMPTY : bytes.subarray(at, (at += returnLength))
+  let createdAddress: Uint8Array | undefined
+  if (flags & HAS_CREATED) createdAddress = bytes.subarray(at, (at += 20))
+  let blobGasUsed: bigint | undefined
+  if (flags & HAS_BLOB) {
+    blobGasUsed = dv.getBigUint64(at, true)
+    at += 8
+  }
+  let bloom: Uint8Array | undefined
+  if (flags & HAS_BLOOM) bloom = bytes.subarray(at, (at += 256))
+  const count = dv.getUint32(at, true)
+  at += 4
   const logs: Log[] = new Array(count)
   for (let i = 0; i < count; i++) {
-    const address = take(20)
+    const address = bytes.subarray(at, (at += 20))
     const n = bytes[at++]
     const topics: Uint8Array[] = new Array(n)
-    for (let j = 0; j < n; j++) topics[j] = take(32)
-    logs[i] = [address, topics, take(u32())]
+    for (let j = 0; j < n; j++) topics[j] = bytes.subarray(at, (at += 32))
+    const length = dv.getUint32(at, true)
+    at += 4
+    logs[i] = [address, topics, bytes.subarray(at, (at += length))]
   }
   return { sender, error, executionGasUsed, totalGasSpent, blockGasSpent, amountSpent, minerValue, gasRefund, returnValue, logs, createdAddress, blobGasUsed, bloom }
 }
