@@ -422,9 +422,12 @@ impl Run for ParallelRun {
                 }
                 Ok(ReadResult::Blocked(b)) => {
                     w.counts.dependency_waits += 1;
-                    let began = Instant::now();
-                    let resolved = b < v.tx && self.scheduler.wait_while_executing(b, || self.halt.is_set());
-                    w.waited += began.elapsed();
+                    let resolved = b < v.tx && {
+                        let began = Instant::now();
+                        let done = self.scheduler.wait_while_executing(b, || self.halt.is_set());
+                        w.waited += began.elapsed();
+                        done
+                    };
                     if resolved {
                         continue;
                     }
