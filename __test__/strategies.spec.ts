@@ -7,6 +7,7 @@ import { bytesToHex } from '@ethereumjs/util'
 import test from 'ava'
 
 import { InvalidInputError, ParallelExecutor, type BlockProfile, type Strategy } from '../ts/index.ts'
+import { analyzeBlock, shardByAffinity } from '../ts/evm/analysis.ts'
 import { loadNative } from '../ts/native.ts'
 import { differences, referenceRun, rootAfterDiff } from './support/evm.ts'
 import * as W from './support/workloads.ts'
@@ -71,7 +72,7 @@ needsNative('dependency: known ERC-20 calls are predicted from their arguments',
 })
 
 needsNative('sharded: senders are spread over shards; a single-sender block runs sequentially', async (t) => {
-  const wl = await W.nonceChains(6, 4)
+  const wl = await W.senderChains(6, 4)
   await using x = await ParallelExecutor.create({ threads: 3, strategy: { kind: 'sharded' } })
   const r = await run(x, wl)
   await same(t, wl, r, 'sharded')
@@ -85,6 +86,26 @@ needsNative('sharded: senders are spread over shards; a single-sender block runs
   await same(t, one, r1, 'one sender')
   t.is(r1.metrics.strategy, 'sequential')
   t.regex(r1.metrics.decision!.reason, /falls into one shard/)
+})
+
+needsNative('sharded: transactions predicted to conflict share a shard, not only a sender', async (t) => {
+  // 64 senders, each paying one of 4 recipients (transaction i pays recipient i % 4): the
+  // transfers to one recipient conflict on its balance, so each recipient's 16 transfers
+  // share a shard, and nothing conflicts across shards. Three shards: by sender alone, the
+  // 64 equal transactions would go round the shards, transaction i to shard i % 3.
+  const wl = await W.withdrawals(64)
+  const txs = wl.block.transactions
+  const analysis = analyzeBlock(txs, txs.map((tx) => tx.getSenderAddress().bytes))
+  const { shardOf, loads } = shardByAffinity(txs, analysis.keys, 3)
+  for (let i = 4; i < txs.length; i++) t.is(shardOf[i], shardOf[i % 4], `transaction ${i} pays the recipient of transaction ${i % 4}`)
+  t.deepEqual(loads, [32 * 21_000, 16 * 21_000, 16 * 21_000])
+  await using x = await ParallelExecutor.create({ threads: 3, strategy: { kind: 'sharded', shards: 3 } })
+  for (let i = 0; i < 3; i++) {
+    const r = await run(x, wl)
+    await same(t, wl, r, `run ${i}`)
+    t.is(r.metrics.strategy, 'sharded')
+    t.is(r.metrics.reexecutions, 0, `run ${i}: no conflict across shards to re-execute`)
+  }
 })
 
 needsNative('adaptive, characteristics: small blocks and predicted chains run sequentially, predicted dependencies use dependency', async (t) => {
@@ -211,7 +232,7 @@ needsNative('adaptive, a user function: gets the block profile and picks', async
     return p.uniqueSenderRatio < 0.5 ? ('sharded' as const) : ('optimistic' as const)
   }
   await using x = await ParallelExecutor.create({ threads: 2, strategy: { kind: 'adaptive', policy } })
-  const r = await run(x, await W.nonceChains(4, 5))
+  const r = await run(x, await W.senderChains(4, 5))
   t.is(r.metrics.strategy, 'sharded')
   t.is(r.metrics.decision!.policy, 'function')
   t.is(seen[0].transactions, 20)

@@ -294,7 +294,7 @@ export class ParallelExecutor implements AsyncDisposable {
     }
     let shards: Plan['shards']
     if (strategy.kind === 'sharded') {
-      const s = shardByAffinity(txs, addresses, strategy.shards ?? this.threads, analysis.hotKeys)
+      const s = shardByAffinity(txs, analysis.keys, strategy.shards ?? this.threads, analysis.hotKeys)
       if (s.used < 2) {
         decision = { requested: requested.kind, ...(decision?.policy !== undefined ? { policy: decision.policy } : {}), reason: `${decision?.reason !== undefined ? `${decision.reason}; ` : ''}${ONE_SHARD}` }
         strategy = { kind: 'sequential' }
