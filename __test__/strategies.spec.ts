@@ -6,7 +6,8 @@
 import { bytesToHex } from '@ethereumjs/util'
 import test from 'ava'
 
-import { InvalidInputError, ParallelExecutor, type BlockProfile, type Strategy } from '../ts/index.ts'
+import { InvalidInputError, ParallelExecutor, type AdaptiveStrategy, type BlockProfile, type Strategy } from '../ts/index.ts'
+import { AdaptiveChooser, DEFAULT_WINDOW } from '../ts/evm/adaptive.ts'
 import { analyzeBlock, shardByAffinity } from '../ts/evm/analysis.ts'
 import { loadNative } from '../ts/native.ts'
 import { differences, referenceRun, rootAfterDiff } from './support/evm.ts'
@@ -211,7 +212,8 @@ needsNative('adaptive, performance: measures every candidate, then keeps the fas
   const wl = await W.ethTransfers(40)
   const reasons: string[] = []
   const picks: string[] = []
-  for (let i = 0; i < 24; i++) {
+  // 36 blocks: a candidate 1.25x or more behind is re-measured every 4 x explore = 16 blocks.
+  for (let i = 0; i < 36; i++) {
     const r = await run(x, wl)
     picks.push(r.metrics.strategy)
     reasons.push(r.metrics.decision!.reason)
@@ -223,6 +225,35 @@ needsNative('adaptive, performance: measures every candidate, then keeps the fas
   t.true(picks.slice(0, firstDecision).includes('sequential') && picks.slice(0, firstDecision).includes('optimistic'))
   t.regex(reasons[firstDecision], /best measured throughput on blocks of 32\+ transactions: sequential .* Mgas\/s.*, optimistic .* Mgas\/s/)
   t.true(reasons.slice(firstDecision).some((r) => /re-measuring/.test(r)), reasons.join('\n'))
+})
+
+test('adaptive re-measures a candidate far behind the running one four times less often', (t) => {
+  // The chooser alone, fed throughputs: a parallel pick at `ratio` times sequential over 400
+  // blocks of one size class. Counted: blocks the policy gave to the slower strategy.
+  const profile: BlockProfile = { transactions: 1000, contractCallShare: 0, uniqueSenderRatio: 1, erc20Share: 0, hotShare: 0, predictedEdges: 0, predictedParallelism: 2 }
+  const slowerRuns = (policy: AdaptiveStrategy['policy'], ratio: number) => {
+    const chooser = new AdaptiveChooser()
+    const strategy: AdaptiveStrategy = { kind: 'adaptive', policy, candidates: [{ kind: 'sequential' }, { kind: 'optimistic' }] }
+    let slower = 0
+    for (let block = 0; block < 400; block++) {
+      const kind = chooser.decide(strategy, profile, 2).strategy.kind
+      // After the first measurements (6 blocks at most), count the runs of the slower one.
+      if (block >= 10 && kind === 'sequential') slower++
+      chooser.record(kind, profile.transactions, kind === 'sequential' ? 10 : 10 * ratio, DEFAULT_WINDOW)
+    }
+    return slower
+  }
+  // 1.7x: sequential every 40 blocks (9 or 10 in 390), not every 10 (38 or 39).
+  const far = slowerRuns('characteristics', 1.7)
+  t.true(far >= 9 && far <= 10, `${far} sequential runs at 1.7x`)
+  // 1.1x: still every 10.
+  const near = slowerRuns('characteristics', 1.1)
+  t.true(near >= 38 && near <= 40, `${near} sequential runs at 1.1x`)
+  // The performance policy alike.
+  const perfFar = slowerRuns({ kind: 'performance' }, 1.7)
+  t.true(perfFar >= 9 && perfFar <= 10, `${perfFar} sequential runs at 1.7x (performance)`)
+  const perfNear = slowerRuns({ kind: 'performance' }, 1.1)
+  t.true(perfNear >= 38 && perfNear <= 40, `${perfNear} sequential runs at 1.1x (performance)`)
 })
 
 needsNative('adaptive, a user function: gets the block profile and picks', async (t) => {
