@@ -1,6 +1,6 @@
 /**
  * Static pre-analysis of a block, before any transaction runs: what each transaction is
- * predicted to touch, the dependency graph those predictions imply, a sender-affinity
+ * predicted to touch, the dependency graph those predictions imply, an affinity
  * partition into shards, and a profile of the block for the adaptive strategy.
  *
  * Predictions only steer scheduling. The engine validates every execution against what it
@@ -213,9 +213,9 @@ export function analyzeBlock(txs: readonly TypedTransaction[], senders: readonly
 /**
  * An affinity partition into shards: transactions that share a predicted key land in the same
  * shard, so that what they are known to conflict over runs in order on one worker. The keys
- * are the analysis's (`Analysis.keys`: the sender, so a nonce chain stays together; a plain
- * transfer's recipient; a known ERC-20 call's balance and allowance entries; declared access
- * list slots) and the remembered hot grains (`Analysis.hotKeys`: calls that kept conflicting in
+ * are the analysis's (`Analysis.keys`: the sender, so a nonce chain stays together; the
+ * recipient of a plain transfer or of a call carrying value; a known ERC-20 call's balance and
+ * allowance entries; declared access-list slots) and the remembered hot grains (`Analysis.hotKeys`: calls that kept conflicting in
  * earlier blocks). The groups this makes are spread over the shards by gas limit, heaviest
  * first, each to the least loaded shard.
  *

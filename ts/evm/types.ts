@@ -57,12 +57,11 @@ export type FixedStrategy =
     }
   /**
    * Transactions partitioned by affinity into shards (transactions that share a predicted key
-   * share a shard: all of a sender's transactions, plain transfers to one recipient, known
-   * ERC-20 calls on one balance or allowance, declared access-list slots, and calls remembered
-   * as conflicting with each other); each shard's transactions run in block order on one
-   * worker. Cross-shard conflicts are caught by
-   * validation. A block whose transactions all fall into one shard runs sequentially (no
-   * parallelism to gain).
+   * share a shard: all of a sender's transactions, transfers and value-carrying calls to one
+   * recipient, known ERC-20 calls on one balance or allowance, declared access-list slots, and
+   * calls remembered as conflicting with each other); each shard's transactions run in block
+   * order on one worker. Cross-shard conflicts are caught by validation. A block whose
+   * transactions all fall into one shard runs sequentially (no parallelism to gain).
    */
   | {
       kind: 'sharded'
