@@ -1,10 +1,16 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
+
 import { Common, Hardfork, Mainnet } from '@ethereumjs/common'
 import { getOpcodesForHF, paramsEVM } from '@ethereumjs/evm'
 import { hexToBytes } from '@ethereumjs/util'
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 
 import { importEvmFile } from '../ts/evm/internals.ts'
+import { bytesEqual } from '../ts/evm/bytes.ts'
 import { ANALYSED_CODE_BUDGET, installJumpAnalysisCache, markCode } from '../ts/evm/jumpdest.ts'
+import { FIXTURES } from './oracle/fixtures.ts'
 
 type Table = { opcodeInfo: Record<string, unknown>; opHandler: unknown; gasHandler: unknown }[]
 interface Analysis {
@@ -80,4 +86,50 @@ test('the analyses kept are bounded by the size of their code, least recently us
   }
   t.not(analyse(cancun, codes[0]), first, 'the least recently used went once the budget was passed')
   t.is(analyse(cancun, codes.at(-1)!), analyse(cancun, codes.at(-1)!))
+})
+
+/** Everything the interpreter reads from an analysis, position by position. */
+function sameAnalysis(t: ExecutionContext, ours: Analysis & { pushes: Record<number, bigint> }, theirs: Analysis & { pushes: Record<number, bigint> }, code: Uint8Array, what: string): boolean {
+  if (!bytesEqual(ours.jumps, theirs.jumps)) return t.fail(`${what}: jump destinations differ`), false
+  if (ours.opcodesCached.length !== code.length) return t.fail(`${what}: opcode entries for ${ours.opcodesCached.length} of ${code.length} bytes`), false
+  for (let pc = 0; pc <= code.length; pc++) {
+    if (ours.opcodesCached[pc] !== theirs.opcodesCached[pc]) return t.fail(`${what}: opcode entry at ${pc} differs`), false
+    if (ours.pushes[pc] !== theirs.pushes[pc]) return t.fail(`${what}: pushed value at ${pc}: ${ours.pushes[pc]} against ${theirs.pushes[pc]}`), false
+  }
+  return true
+}
+
+test('our analysis reads every code as ethereumjs\'s does: generated codes, and every contract of the oracle\'s mainnet blocks', async (t) => {
+  const analyse = await analyser()
+  const cancun = tableAt(Hardfork.Cancun)
+  const codes: Uint8Array[] = [
+    new Uint8Array([0x60]), // PUSH1 with nothing after it
+    new Uint8Array([0x5b, 0x7f, 0x01, 0x02]), // PUSH32 cut short: the rest reads as zeros
+    new Uint8Array([0x61, 0x5b, 0x5b, 0x5b]), // a JUMPDEST byte inside push data is not one
+    new Uint8Array([0x65, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x66, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), // 2^48 - 1, 2^56 - 1
+    Uint8Array.from({ length: 33 }, (_, i) => (i === 0 ? 0x7f : 0xff)), // 2^256 - 1
+  ]
+  // Pseudo-random codes: dense in pushes of every size, many cut short at the end.
+  let seed = 7
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31)
+  for (let k = 0; k < 300; k++) codes.push(Uint8Array.from({ length: 1 + (next() % 200) }, () => (next() % 3 === 0 ? 0x5f + (next() % 33) : next() % 256)))
+  const oracle = join(FIXTURES, 'mainnet', 'pevm', 'bytecodes.json.gz')
+  let contracts = 0
+  if (existsSync(oracle)) {
+    const all = JSON.parse(gunzipSync(readFileSync(oracle)).toString('utf8')) as Record<string, string>
+    for (const hex of Object.values(all)) {
+      codes.push(hexToBytes(hex as `0x${string}`))
+      contracts++
+    }
+  } else {
+    t.log(`no oracle bytecodes at ${oracle}: generated codes only`)
+  }
+  for (const [i, code] of codes.entries()) {
+    if (code.length === 0) continue
+    const theirs = analyse(cancun, code.slice()) as Analysis & { pushes: Record<number, bigint> }
+    const ours = analyse(cancun, markCode(code.slice())) as Analysis & { pushes: Record<number, bigint> }
+    t.not(ours, theirs)
+    if (!sameAnalysis(t, ours, theirs, code, `code ${i} (${code.length} bytes)`)) return
+  }
+  t.log(`${codes.length} codes compared, ${contracts} of them mainnet contracts`)
 })
