@@ -27,6 +27,7 @@ import { decodeOutcome, outcomeOf, receiptOf, runTxResultOf, type TxOutcome } fr
 import { fastEipLookup } from './eips.ts'
 import { installJumpAnalysisCache } from './jumpdest.ts'
 import { installFastHandlers } from './opcodes.ts'
+import { useFastLoop } from './interpreter.ts'
 import { installNativeBn254 } from './bn254.ts'
 import { appendReceipt } from './receipts.ts'
 import type { EvmBlockPayload, EvmRequest, EvmRunnerOptions } from './runner.ts'
@@ -98,6 +99,7 @@ export class ParallelExecutor implements AsyncDisposable {
     }
     const vm = await createVM({ common, stateManager: overlay, blockchain: blockchain as never })
     await installFastHandlers(vm.evm)
+    await useFastLoop(vm.evm)
     installNativeBn254(vm.evm)
     executor = new ParallelExecutor(common, threads, strategy, overlay, vm)
     // Start the workers now, unless this executor will only ever run sequentially.

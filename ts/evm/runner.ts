@@ -16,6 +16,7 @@ import { keccak256, nativeEcrecover, recoverSender, type Sender } from './crypto
 import { fastEipLookup } from './eips.ts'
 import { installJumpAnalysisCache } from './jumpdest.ts'
 import { installFastHandlers } from './opcodes.ts'
+import { useFastLoop } from './interpreter.ts'
 import { installNativeBn254 } from './bn254.ts'
 import { encodeOutcome, outcomeOf } from './outcome.ts'
 import { NativeStateManager } from './state/native.ts'
@@ -110,6 +111,7 @@ export async function createRunner(options: EvmRunnerOptions, services: WorkerSe
 
   const vm: VM = await createVM({ common, stateManager: state, blockchain: blockchain as never })
   await installFastHandlers(vm.evm)
+  await useFastLoop(vm.evm)
   installNativeBn254(vm.evm)
 
   // The coinbase placeholder may serve reads only after the outermost EVM call returned
