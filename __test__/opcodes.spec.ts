@@ -3,7 +3,7 @@ import { createEVM, type EVM } from '@ethereumjs/evm'
 import { Account, bigIntToBytes, bytesToHex, createAddressFromString, hexToBytes, setLengthLeft } from '@ethereumjs/util'
 import test from 'ava'
 
-import { fastHandler, installFastHandlers, word32 } from '../ts/evm/opcodes.ts'
+import { fastGasHandler, fastHandler, installFastHandlers, readWord, word32 } from '../ts/evm/opcodes.ts'
 
 test('word32 writes a stack word as ethereumjs does', (t) => {
   const values = [0n, 1n, 255n, 256n, (1n << 64n) - 1n, 1n << 64n, (1n << 128n) + 5n, (1n << 192n) - 1n, 1n << 255n, (1n << 256n) - 1n]
@@ -12,23 +12,34 @@ test('word32 writes a stack word as ethereumjs does', (t) => {
     x = (x * 6364136223846793005n + 1442695040888963407n) & ((1n << 256n) - 1n)
     values.push(x >> BigInt(i % 256))
   }
-  for (const v of values) t.deepEqual(word32(v), setLengthLeft(bigIntToBytes(v), 32), `0x${v.toString(16)}`)
+  for (const v of values) {
+    t.deepEqual(word32(v), setLengthLeft(bigIntToBytes(v), 32), `0x${v.toString(16)}`)
+    // readWord, from a view inside a longer buffer as memory hands it out.
+    const inside = new Uint8Array(40)
+    inside.set(word32(v), 5)
+    t.is(readWord(inside.subarray(5, 37)), v, `readWord 0x${v.toString(16)}`)
+  }
 })
 
 const table = (evm: EVM, op: number) => (evm as unknown as { _opcodeMap: { opHandler: unknown }[] })._opcodeMap[op].opHandler
+const gasTable = (evm: EVM, op: number) => (evm as unknown as { _opcodeMap: { gasHandler: unknown }[] })._opcodeMap[op].gasHandler
+const OPS = [0x35, 0x51, 0x52, 0x54, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4]
 
 test('the handlers go into one EVM, into each table it builds later, and nowhere else', async (t) => {
   const common = new Common({ chain: Mainnet, hardfork: Hardfork.Shanghai })
   const evm = await createEVM({ common })
   const other = await createEVM({ common: new Common({ chain: Mainnet, hardfork: Hardfork.Shanghai }) })
   t.true(await installFastHandlers(evm))
-  for (const op of [0x52, 0x54]) {
+  for (const op of OPS) {
+    t.not(fastHandler(op), undefined)
     t.is(table(evm, op), fastHandler(op))
     t.not(table(other, op), fastHandler(op), 'another EVM keeps ethereumjs\'s handler')
   }
+  t.is(gasTable(evm, 0x54), fastGasHandler(0x54))
+  t.not(gasTable(other, 0x54), fastGasHandler(0x54))
   common.setHardfork(Hardfork.Cancun)
-  t.is(table(evm, 0x52), fastHandler(0x52), 'the table built on the hardfork change has them too')
-  t.is(table(evm, 0x54), fastHandler(0x54))
+  for (const op of OPS) t.is(table(evm, op), fastHandler(op), 'the table built on the hardfork change has them too')
+  t.is(gasTable(evm, 0x54), fastGasHandler(0x54))
 })
 
 test('a program of MSTOREs and SLOADs returns the same output and gas with and without them', async (t) => {
@@ -56,4 +67,45 @@ test('a program of MSTOREs and SLOADs returns the same output and gas with and w
   const fast = await run(true)
   t.deepEqual(fast, slow)
   t.is(fast.out, w + '00'.repeat(31) + '05' + '00'.repeat(30) + 'beef' + '00'.repeat(32), 'the program does what it says')
+})
+
+test('MLOAD, CALLDATALOAD, LOG0-LOG4 and SLOAD\'s gas give the same output, gas and logs with and without them', async (t) => {
+  const w = 'f1'.repeat(31) + '07'
+  const calldata = hexToBytes(('0x' + 'c3'.repeat(40)) as `0x${string}`)
+  // MSTORE w at 7, MLOAD 7 and 0 (the word straddles) into 64 and 96; CALLDATALOAD at 0, 20
+  // (cut short by the end: zeros follow), 40 (the end) and 2^255 (far past it) into 128-224;
+  // LOG0 to LOG4 with topics 0, 1, w, 2^256-1; SLOAD of slot 5 twice (cold, then warm) and of
+  // a 32-byte key; RETURN 256 bytes.
+  const code = hexToBytes(
+    ('0x' + '7f' + w + '600752' + '600751604052' + '600051606052' +
+      '600035608052' + '60143560a052' + '60283560c052' + '7f' + '80' + '00'.repeat(31) + '3560e052' +
+      '60206000a0' + '600060206000a1' + '6001' + '600060206000a2' + '7f' + w + '6001' + '600060206000a3' +
+      '7f' + 'ff'.repeat(32) + '7f' + w + '6001' + '6000' + '60206000a4' +
+      '600554' + '600554' + '7f' + 'ab'.repeat(32) + '54' + '01' + '01' + '610100' + '52' +
+      '6101206000f3') as `0x${string}`,
+  )
+  const run = async (fast: boolean) => {
+    const evm = await createEVM({ common: new Common({ chain: Mainnet, hardfork: Hardfork.Cancun }) })
+    if (fast) t.true(await installFastHandlers(evm))
+    const address = createAddressFromString('0x' + '11'.repeat(20))
+    await evm.stateManager.putAccount(address, new Account())
+    await evm.stateManager.putCode(address, code)
+    await evm.stateManager.putStorage(address, setLengthLeft(new Uint8Array([5]), 32), new Uint8Array([9]))
+    const r = await evm.runCall({ to: address, gasLimit: 1_000_000n, data: calldata })
+    t.is(r.execResult.exceptionError, undefined)
+    const logs = (r.execResult.logs ?? []).map(([, topics, data]) => [topics.map((x) => bytesToHex(x)), bytesToHex(data)])
+    return { out: bytesToHex(r.execResult.returnValue) as string, gas: r.execResult.executionGasUsed, logs }
+  }
+  const slow = await run(false)
+  const fast = await run(true)
+  t.deepEqual(fast, slow)
+  const word = (i: number) => fast.out.slice(2 + 64 * i, 2 + 64 * (i + 1))
+  t.is(word(2), w, 'MLOAD at 7 reads the word stored there')
+  t.is(word(3), '00'.repeat(7) + 'f1'.repeat(25), 'MLOAD at 0 straddles it')
+  t.is(word(4), 'c3'.repeat(32), 'CALLDATALOAD at 0')
+  t.is(word(5), 'c3'.repeat(20) + '00'.repeat(12), 'CALLDATALOAD cut short by the end')
+  t.is(word(6), '00'.repeat(32), 'CALLDATALOAD at the end')
+  t.is(word(8), '00'.repeat(31) + '12', 'the three SLOADs: 9 + 9 + 0')
+  t.is(fast.logs.length, 5)
+  t.deepEqual(fast.logs[4][0], ['0x' + '00'.repeat(32), '0x' + '00'.repeat(31) + '01', '0x' + w, '0x' + 'ff'.repeat(32)])
 })

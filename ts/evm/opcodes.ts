@@ -1,21 +1,26 @@
 /**
- * Faster handlers for MSTORE and SLOAD in our own EVMs.
+ * Faster handlers for some opcodes in our own EVMs.
  *
- * ethereumjs turns the stack word into 32 bytes with `setLengthLeft(bigIntToBytes(word), 32)`:
- * a hex string, then bytes, then a left pad that spreads both arrays into a JS array. That
- * is about 1.5 µs per MSTORE or SLOAD here, against 0.45 µs for four 64-bit writes
- * (`word32`, through the codec's `writeU256`; one micro-benchmark run over 1,000 words), and
- * MSTORE is among the most frequent opcodes. In a CPU profile of the sequential strategy
- * over the mainnet blocks, `setLength` was about 5 % of the samples, most of it from MSTORE.
+ * ethereumjs converts between stack words and bytes through hex strings: a word becomes 32
+ * bytes by `setLengthLeft(bigIntToBytes(word), 32)` (a hex string, then bytes, then a left pad
+ * that spreads both arrays into a JS array) and bytes become a word by `bytesToBigInt` (a hex
+ * string parsed by `BigInt`). About 1.5 µs per MSTORE or SLOAD here, against 0.45 µs for four
+ * 64-bit writes (`word32`, through the codec's `writeU256`; one micro-benchmark run over 1,000
+ * words), and 1.8 against 0.5 µs to read 32 bytes as a word (`readWord`: four 64-bit reads).
+ * In a CPU profile of the sequential strategy over the mainnet blocks, `setLength` was about
+ * 5 % of the samples, most of it from MSTORE; after MSTORE and SLOAD, the next were MLOAD, the
+ * LOG topics, SLOAD's gas (the slot key for the warm-slot check) and CALLDATALOAD.
  *
- * The replacements do what the originals do, with the conversion swapped. They are installed
- * per EVM (`installFastHandlers`), never in ethereumjs's shared tables, and only over the
- * original handler: an entry that something else has replaced or wrapped is left alone, and
- * if ethereumjs's internals differ from what this expects nothing is installed.
+ * The replacements do what the originals do, with the conversion swapped; SLOAD's gas handler
+ * is synchronous (ethereumjs's is `async` though it never waits), which the fast interpreter
+ * loop (`interpreter.ts`) then does not await. They are installed per EVM
+ * (`installFastHandlers`), never in ethereumjs's shared tables, and only over the original
+ * handler: an entry that something else has replaced or wrapped is left alone, and if
+ * ethereumjs's internals differ from what this expects nothing is installed.
  */
 import { bytesToBigInt } from '@ethereumjs/util'
 
-import { writeU256 } from '../codec.ts'
+import { readU256, writeU256 } from '../codec.ts'
 import { importEvmFile } from './internals.ts'
 
 /** The 32-byte big-endian form of a stack word (0 <= v < 2^256). */
@@ -25,12 +30,50 @@ export function word32(v: bigint): Uint8Array {
   return out
 }
 
+/** The word that 32 big-endian bytes hold. */
+export function readWord(bytes: Uint8Array): bigint {
+  return readU256(new DataView(bytes.buffer, bytes.byteOffset, 32), 0)
+}
+
 interface RunState {
-  stack: { pop(): bigint; popN(n: number): bigint[]; push(v: bigint): void }
-  memory: { write(offset: number, size: number, value: Uint8Array): void }
-  interpreter: { storageLoad(key: Uint8Array): Promise<Uint8Array> }
+  opCode: number
+  stack: { pop(): bigint; popN(n: number): bigint[]; peek(n?: number): bigint[]; push(v: bigint): void }
+  memory: { write(offset: number, size: number, value: Uint8Array): void; read(offset: number, size: number, avoidCopy?: boolean): Uint8Array }
+  interpreter: {
+    storageLoad(key: Uint8Array): Promise<Uint8Array>
+    getCallDataSize(): bigint
+    getCallData(): Uint8Array
+    log(data: Uint8Array, topicsCount: number, topics: Uint8Array[]): void
+  }
+}
+interface CommonLike {
+  isActivatedEIP(eip: number): boolean
 }
 type Handler = (runState: RunState) => unknown
+type GasHandler = (runState: RunState, gas: bigint, common: CommonLike) => bigint | Promise<bigint>
+
+function calldataload(runState: RunState): void {
+  const pos = runState.stack.pop()
+  if (pos > runState.interpreter.getCallDataSize()) {
+    runState.stack.push(0n)
+    return
+  }
+  const i = Number(pos)
+  const loaded = runState.interpreter.getCallData().subarray(i, i + 32)
+  if (loaded.length === 32) {
+    runState.stack.push(readWord(loaded))
+    return
+  }
+  // Past the end of the call data reads as zeros.
+  const padded = new Uint8Array(32)
+  padded.set(loaded)
+  runState.stack.push(readWord(padded))
+}
+
+function mload(runState: RunState): void {
+  const pos = runState.stack.pop()
+  runState.stack.push(readWord(runState.memory.read(Number(pos), 32, true)))
+}
 
 function mstore(runState: RunState): void {
   const [offset, word] = runState.stack.popN(2)
@@ -43,33 +86,75 @@ async function sload(runState: RunState): Promise<void> {
   runState.stack.push(value.length > 0 ? bytesToBigInt(value) : 0n)
 }
 
-const FAST: [number, Handler][] = [
-  [0x52, mstore],
-  [0x54, sload],
+function log(runState: RunState): void {
+  const [memOffset, memLength] = runState.stack.popN(2)
+  const topicsCount = runState.opCode - 0xa0
+  const topics = runState.stack.popN(topicsCount).map((t) => word32(t))
+  const data = memLength !== 0n ? runState.memory.read(Number(memOffset), Number(memLength)) : new Uint8Array(0)
+  runState.interpreter.log(data, topicsCount, topics)
+}
+
+/** ethereumjs's `accessStorageEIP2929` and SLOAD gas handler (set when the originals load). */
+let accessStorage: ((runState: RunState, key: Uint8Array, isSstore: boolean, common: CommonLike, chargeGas: boolean) => bigint) | undefined
+let originalSloadGas: GasHandler | undefined
+
+function sloadGas(runState: RunState, gas: bigint, common: CommonLike): bigint | Promise<bigint> {
+  const key = runState.stack.peek()[0]
+  // Stateless (Verkle, binary tree) access gas: ethereumjs's own.
+  if (common.isActivatedEIP(6800) || common.isActivatedEIP(7864)) return originalSloadGas!(runState, gas, common)
+  if (!common.isActivatedEIP(2929)) return gas
+  return gas + accessStorage!(runState, word32(key), false, common, true)
+}
+
+type Fast = { op: number; kind: 'op'; fast: Handler } | { op: number; kind: 'gas'; fast: GasHandler }
+
+const FAST: Fast[] = [
+  { op: 0x35, kind: 'op', fast: calldataload },
+  { op: 0x51, kind: 'op', fast: mload },
+  { op: 0x52, kind: 'op', fast: mstore },
+  { op: 0x54, kind: 'op', fast: sload },
+  ...[0xa0, 0xa1, 0xa2, 0xa3, 0xa4].map((op): Fast => ({ op, kind: 'op', fast: log })),
+  { op: 0x54, kind: 'gas', fast: sloadGas },
 ]
 
 /** The fast handler for `op`, if there is one (exported for tests). */
 export function fastHandler(op: number): Handler | undefined {
-  return FAST.find(([o]) => o === op)?.[1]
+  return FAST.find((f) => f.op === op && f.kind === 'op')?.fast as Handler | undefined
+}
+
+/** The fast gas handler for `op`, if there is one (exported for tests). */
+export function fastGasHandler(op: number): GasHandler | undefined {
+  return FAST.find((f) => f.op === op && f.kind === 'gas')?.fast as GasHandler | undefined
 }
 
 interface EvmLike {
-  _opcodeMap: ({ opHandler: unknown } | undefined)[]
+  _opcodeMap: ({ opHandler: unknown; gasHandler?: unknown } | undefined)[]
   _handlers: Map<number, unknown>
+  _dynamicGasHandlers: Map<number, unknown>
   getActiveOpcodes(): unknown
 }
 
-let originals: Promise<Map<number, unknown> | undefined> | undefined
+/** ethereumjs's handler that each entry of `FAST` replaces, by the entry. */
+let originals: Promise<Map<Fast, unknown> | undefined> | undefined
 
-async function loadOriginals(): Promise<Map<number, unknown> | undefined> {
-  const handlers = (await importEvmFile<{ handlers?: unknown }>('./opcodes/functions.js'))?.handlers
-  if (!(handlers instanceof Map)) return undefined
-  const out = new Map<number, unknown>()
-  for (const [op] of FAST) {
-    const h: unknown = handlers.get(op)
-    if (typeof h !== 'function' || h.length !== 1) return undefined
-    out.set(op, h)
+async function loadOriginals(): Promise<Map<Fast, unknown> | undefined> {
+  const [functions, gas, eip2929] = await Promise.all([
+    importEvmFile<{ handlers?: unknown }>('./opcodes/functions.js'),
+    importEvmFile<{ dynamicGasHandlers?: unknown }>('./opcodes/gas.js'),
+    importEvmFile<{ accessStorageEIP2929?: unknown }>('./opcodes/EIP2929.js'),
+  ])
+  const handlers = functions?.handlers
+  const gasHandlers = gas?.dynamicGasHandlers
+  const access = eip2929?.accessStorageEIP2929
+  if (!(handlers instanceof Map) || !(gasHandlers instanceof Map) || typeof access !== 'function' || access.length !== 4) return undefined
+  const out = new Map<Fast, unknown>()
+  for (const f of FAST) {
+    const h: unknown = (f.kind === 'op' ? handlers : gasHandlers).get(f.op)
+    if (typeof h !== 'function' || h.length !== (f.kind === 'op' ? 1 : 3)) return undefined
+    out.set(f, h)
   }
+  accessStorage = access as typeof accessStorage
+  originalSloadGas = gasHandlers.get(0x54) as GasHandler
   return out
 }
 
@@ -81,15 +166,26 @@ export async function installFastHandlers(evm: unknown): Promise<boolean> {
   originals ??= loadOriginals()
   const original = await originals
   const e = evm as EvmLike
-  if (original === undefined || !Array.isArray(e._opcodeMap) || !(e._handlers instanceof Map) || typeof e.getActiveOpcodes !== 'function') {
+  if (
+    original === undefined ||
+    !Array.isArray(e._opcodeMap) ||
+    !(e._handlers instanceof Map) ||
+    !(e._dynamicGasHandlers instanceof Map) ||
+    typeof e.getActiveOpcodes !== 'function'
+  ) {
     return false
   }
   const patch = () => {
-    for (const [op, fast] of FAST) {
-      const entry = e._opcodeMap[op]
-      if (entry === undefined || entry.opHandler !== original.get(op)) continue
-      entry.opHandler = fast
-      e._handlers.set(op, fast)
+    for (const f of FAST) {
+      const entry = e._opcodeMap[f.op]
+      if (entry === undefined) continue
+      if (f.kind === 'op' && entry.opHandler === original.get(f)) {
+        entry.opHandler = f.fast
+        e._handlers.set(f.op, f.fast)
+      } else if (f.kind === 'gas' && entry.gasHandler === original.get(f)) {
+        entry.gasHandler = f.fast
+        e._dynamicGasHandlers.set(f.op, f.fast)
+      }
     }
   }
   const build = e.getActiveOpcodes
