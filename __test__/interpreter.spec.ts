@@ -157,3 +157,36 @@ test('random programs return the same with both loops', async (t) => {
   t.log([...kinds].map(([k, n]) => `${k}: ${n}`).join(', '))
   t.true(kinds.size >= 4, 'the programs end in several ways')
 })
+
+test('a frame\'s runState is built when read, and holds what ethereumjs\'s holds', async (t) => {
+  const code = hex('6005 6000 52 6007 6001 55 6020 6000 f3') // MSTORE 5 at 0, SSTORE 1 := 7, RETURN 32 bytes
+  const results = await Promise.all(
+    [false, true].map(async (fast) => {
+      const evm = await evmWith(code, new Uint8Array(0), fast)
+      return (await evm.runCall({ caller: CALLER, to: TARGET, gasLimit: 100_000n, value: 1n })).execResult as unknown as Record<string, unknown>
+    }),
+  )
+  const [theirs, ours] = results
+  t.is(typeof Object.getOwnPropertyDescriptor(ours, 'runState')?.get, 'function', 'ours: an accessor')
+  t.is(Object.getOwnPropertyDescriptor(theirs, 'runState')?.get, undefined, 'ethereumjs\'s: a value')
+  t.deepEqual(Object.keys(ours), Object.keys(theirs), 'the same fields, in the same order')
+  const a = theirs.runState as Record<string, unknown>
+  const b = ours.runState as Record<string, unknown>
+  t.is(ours.runState, b, 'built once')
+  t.deepEqual(Object.keys(b), Object.keys(a))
+  // Values: primitives equal, objects of the same kind (each run has its own EVM and state).
+  const shape = (v: unknown) => (v !== null && typeof v === 'object' ? `${v.constructor?.name}` : v)
+  for (const k of Object.keys(a)) {
+    if (hexOf(a[k]) !== undefined) t.is(hexOf(b[k]), hexOf(a[k]), k)
+    else t.deepEqual(shape(b[k]), shape(a[k]), k)
+  }
+  t.is(b.gasLeft, a.gasLeft)
+  t.is(bytesToHex(b.returnValue as Uint8Array) as string, '0x' + '00'.repeat(31) + '05')
+  ours.runState = 'replaced'
+  t.is(ours.runState, 'replaced', 'and it can be assigned, as ethereumjs\'s')
+})
+
+/** Hex of a byte array, else undefined. */
+function hexOf(v: unknown): string | undefined {
+  return v instanceof Uint8Array ? bytesToHex(v) : undefined
+}
