@@ -1,8 +1,8 @@
 import { Hardfork } from '@ethereumjs/common'
-import { bytesToHex } from '@ethereumjs/util'
+import { bytesToHex, createAddressFromString } from '@ethereumjs/util'
 import test from 'ava'
 
-import { encodeTxs, TxReader } from '../ts/evm/txs.ts'
+import { encodeTxs, TxReader, withSender } from '../ts/evm/txs.ts'
 import { everyTxType, makeCommon } from './support/evm.ts'
 
 const prague = () => makeCommon(Hardfork.Prague)
@@ -38,4 +38,20 @@ test('a malformed encoding is refused, not read as something else', (t) => {
   const wrongType = bytes.slice()
   wrongType[8] = 9
   t.throws(() => new TxReader(wrongType).tx(0, common), { message: /unsupported transaction type 9/ })
+})
+
+test('withSender: a view that answers the given sender and is the transaction otherwise; the transaction is untouched', (t) => {
+  const common = prague()
+  for (const tx of everyTxType(common)) {
+    const sender = { address: createAddressFromString('0x' + '42'.repeat(20)), publicKey: new Uint8Array(64).fill(7) }
+    const real = tx.getSenderAddress().toString()
+    const view = withSender(tx, sender)
+    t.is(view.getSenderAddress(), sender.address)
+    t.is(view.getSenderPublicKey(), sender.publicKey)
+    t.is(bytesToHex(view.hash()), bytesToHex(tx.hash()))
+    t.deepEqual(view.toJSON(), tx.toJSON())
+    t.true(view instanceof Object.getPrototypeOf(tx).constructor)
+    t.true(Object.isFrozen(tx), 'ethereumjs freezes its transactions')
+    t.is(tx.getSenderAddress().toString(), real, 'the transaction still recovers its own sender')
+  }
 })

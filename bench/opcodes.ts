@@ -1,6 +1,6 @@
 /**
  * Opcode handler micro-benchmark: ethereumjs's handlers against ours (`ts/evm/opcodes.ts`) on
- * a loop of 2,000 iterations of MLOAD, CALLDATALOAD, SLOAD of a warm slot and LOG1, both EVMs
+ * a loop of 2,000 iterations of MSTORE, MLOAD, CALLDATALOAD, SLOAD of a warm slot and LOG1, both EVMs
  * on the fast interpreter loop (`ts/evm/interpreter.ts`), alternating, medians of 25 calls.
  *
  *   npx tsx bench/opcodes.ts
@@ -13,9 +13,9 @@ import { useFastLoop } from '../ts/evm/interpreter.ts'
 import { installFastHandlers } from '../ts/evm/opcodes.ts'
 
 const ITERATIONS = 2000
-// PUSH2 2000; loop: MLOAD 0, CALLDATALOAD 4, SLOAD 1, LOG1(0, 32, topic 1) (each result
-// popped); counter - 1, JUMPI back while not zero; STOP.
-const body = '600051 50 600435 50 600154 50 6001 60206000 a1'
+// PUSH2 2000; loop: MSTORE(32, counter), MLOAD 0, CALLDATALOAD 4, SLOAD 1, LOG1(0, 32,
+// topic 1) (each result popped); counter - 1, JUMPI back while not zero; STOP.
+const body = '80 6020 52 600051 50 600435 50 600154 50 6001 60206000 a1'
 const code = hexToBytes(`0x${('61' + ITERATIONS.toString(16).padStart(4, '0') + '5b' + body + '6001900380' + '6003' + '57' + '00').replace(/\s+/g, '')}` as `0x${string}`)
 const address = createAddressFromString('0x' + '11'.repeat(20))
 
