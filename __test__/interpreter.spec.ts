@@ -53,6 +53,8 @@ test('the fast loop installs over the ethereumjs interpreter it was written from
 test.serial('only marked EVMs take the fast loop; a frame with a step listener runs ethereumjs\'s own', async (t) => {
   // Installed before the wrapping below (the install checks the method's source).
   t.true(await useFastLoop(await createEVM({ common: new Common({ chain: Mainnet, hardfork: Hardfork.Cancun }) })))
+  const evmFile = await importEvmFile<{ EVM: { prototype: Record<string, { fast?: true }> } }>('./evm.js')
+  t.true(evmFile?.EVM.prototype.runInterpreter.fast === true && evmFile.EVM.prototype._executeCall.fast === true, 'runInterpreter and _executeCall replaced too')
   const mod = await importEvmFile<{ Interpreter: { prototype: { runStep: (...a: unknown[]) => unknown } } }>('./interpreter.js')
   if (mod === undefined) return t.fail('ethereumjs\'s interpreter file is not where it was')
   const proto = mod.Interpreter.prototype
@@ -107,6 +109,8 @@ test('programs return the same with both loops: output, gas, refunds, logs, stor
     'a call that returns': `6020 6000 6000 6000 6005 73${'22'.repeat(20)} 61ffff f1 6000 51 6000 55 00`,
     'a call that reverts': `60ff 6000 53 6020 6000 6001 6000 6000 73${'22'.repeat(20)} 61ffff f1 3d 6000 6000 3e 6000 51 6000 55 00`,
     'a static call that would write': `6000 6000 6000 6000 30 61ffff fa 6000 55 00`,
+    'a call to a precompile (identity)': '611234 6000 52 6020 6020 6020 6000 6000 6004 61ffff f1 6020 51 6000 55 00',
+    'a call with value to an account without code': `6000 6000 6000 6000 6007 73${'44'.repeat(20)} 61ffff f1 50 73${'44'.repeat(20)} 31 6000 55 00`,
     'create and create2': '6e 6001600055600160005260206000f3 6000 52 600f 6011 6000 f0 6000 55 6042 600f 6011 6000 f5 6001 55 00',
     revert: '6011 6000 52 6020 6000 fd',
     'the INVALID opcode': '6001 fe',
@@ -190,3 +194,16 @@ test('a frame\'s runState is built when read, and holds what ethereumjs\'s holds
 function hexOf(v: unknown): string | undefined {
   return v instanceof Uint8Array ? bytesToHex(v) : undefined
 }
+
+test('transient storage is cleared after each top-level call, as ethereumjs clears it', async (t) => {
+  // No call data: TSTORE 3 := 9. With call data: SSTORE 0 := TLOAD 3.
+  const code = hex('6000 35 600c 57 6009 6003 5d 00 5b 6003 5c 6000 55 00')
+  const seen: string[] = []
+  for (const fast of [false, true]) {
+    const evm = await evmWith(code, new Uint8Array(0), fast)
+    await evm.runCall({ caller: CALLER, to: TARGET, gasLimit: 100_000n })
+    await evm.runCall({ caller: CALLER, to: TARGET, gasLimit: 100_000n, data: new Uint8Array(32).fill(1) })
+    seen.push(bytesToHex(await evm.stateManager.getStorage(TARGET, new Uint8Array(32))))
+  }
+  t.deepEqual(seen, ['0x', '0x'])
+})
