@@ -3,8 +3,9 @@ import { createEVM, type EVM } from '@ethereumjs/evm'
 import { Account, bytesToHex, createAddressFromString, hexToBytes } from '@ethereumjs/util'
 import test from 'ava'
 
-import { importEvmFile } from '../ts/evm/internals.ts'
-import { useFastLoop } from '../ts/evm/interpreter.ts'
+import { ParallelExecutor } from '../ts/index.ts'
+import { evmVersion, importEvmFile } from '../ts/evm/internals.ts'
+import { FAST_LOOP_EVM, useFastLoop } from '../ts/evm/interpreter.ts'
 
 const CALLER = createAddressFromString('0x' + '99'.repeat(20))
 const TARGET = createAddressFromString('0x' + '11'.repeat(20))
@@ -46,6 +47,23 @@ const hex = (s: string) => hexToBytes(`0x${s.replace(/\s+/g, '')}` as `0x${strin
 test('the fast loop installs over the ethereumjs interpreter it was written from', async (t) => {
   const evm = await createEVM({ common: new Common({ chain: Mainnet, hardfork: Hardfork.Cancun }) })
   t.true(await useFastLoop(evm), 'the source of Interpreter.run and runStep is not the one the fast loop copies (another @ethereumjs/evm version?)')
+  // The version the executor's warning names is the one whose source the hashes pin.
+  t.is(evmVersion(), FAST_LOOP_EVM)
+})
+
+test('an executor over the @ethereumjs/evm the fast loop was written from warns of nothing', async (t) => {
+  const warnings: string[] = []
+  const onWarning = (w: Error) => warnings.push(w.message)
+  process.on('warning', onWarning)
+  try {
+    const ex = await ParallelExecutor.create({ threads: 1, strategy: { kind: 'sequential' } })
+    await ex.close()
+    // Warnings are emitted on the next tick.
+    await new Promise((r) => setImmediate(r))
+  } finally {
+    process.off('warning', onWarning)
+  }
+  t.deepEqual(warnings.filter((m) => m.includes('@ethereumjs/evm')), [])
 })
 
 // Serial (ava runs serial tests before the others): it wraps a method of ethereumjs's shared

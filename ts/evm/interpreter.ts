@@ -40,6 +40,8 @@ import { Account, createZeroAddress, type Address } from '@ethereumjs/util'
 
 import { importEvmFile } from './internals.ts'
 
+/** The @ethereumjs/evm version the code below was written from, and whose source it checks. */
+export const FAST_LOOP_EVM = '10.1.3'
 /** sha256 of `run.toString()`, then `runStep.toString()`, of @ethereumjs/evm 10.1.3. */
 const KNOWN_SOURCE = 'e40b945d54ed2c7e0264d8196c13b0225652fdf33542810ff5253c564c1087f4'
 /** sha256 of `EVM.prototype.runInterpreter.toString()` of @ethereumjs/evm 10.1.3. */
