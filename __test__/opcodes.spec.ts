@@ -1,6 +1,6 @@
 import { Common, Hardfork, Mainnet } from '@ethereumjs/common'
 import { createEVM, type EVM } from '@ethereumjs/evm'
-import { Account, bigIntToBytes, bytesToHex, createAddressFromString, hexToBytes, setLengthLeft } from '@ethereumjs/util'
+import { Account, bigIntToBytes, bytesToBigInt, bytesToHex, createAddressFromString, hexToBytes, setLengthLeft, setLengthRight } from '@ethereumjs/util'
 import test from 'ava'
 
 import { fastGasHandler, fastHandler, installFastHandlers, readWord, word32 } from '../ts/evm/opcodes.ts'
@@ -18,12 +18,24 @@ test('word32 writes a stack word as ethereumjs does', (t) => {
     const inside = new Uint8Array(40)
     inside.set(word32(v), 5)
     t.is(readWord(inside.subarray(5, 37)), v, `readWord 0x${v.toString(16)}`)
+    // Shorter input reads as if zeros followed (call data cut short), whatever came before.
+    const short = word32(v).subarray(0, 20)
+    t.is(readWord(short), bytesToBigInt(setLengthRight(short, 32)), `readWord of 20 bytes of 0x${v.toString(16)}`)
   }
 })
 
 const table = (evm: EVM, op: number) => (evm as unknown as { _opcodeMap: { opHandler: unknown }[] })._opcodeMap[op].opHandler
 const gasTable = (evm: EVM, op: number) => (evm as unknown as { _opcodeMap: { gasHandler: unknown }[] })._opcodeMap[op].gasHandler
 const OPS = [0x35, 0x51, 0x52, 0x54, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4]
+const ADDRESS = createAddressFromString('0x' + '11'.repeat(20))
+
+/** A Cancun EVM with an empty account at ADDRESS; `fast`: with our handlers (asserted installed). */
+async function cancunEvm(fast: boolean, t: { true(v: boolean): void }): Promise<EVM> {
+  const evm = await createEVM({ common: new Common({ chain: Mainnet, hardfork: Hardfork.Cancun }) })
+  if (fast) t.true(await installFastHandlers(evm))
+  await evm.stateManager.putAccount(ADDRESS, new Account())
+  return evm
+}
 
 test('the handlers go into one EVM, into each table it builds later, and nowhere else', async (t) => {
   const common = new Common({ chain: Mainnet, hardfork: Hardfork.Shanghai })
@@ -55,11 +67,8 @@ test('a program of MSTOREs and SLOADs returns the same output and gas with and w
       '60806000f3') as `0x${string}`,
   )
   const run = async (fast: boolean) => {
-    const evm = await createEVM({ common: new Common({ chain: Mainnet, hardfork: Hardfork.Cancun }) })
-    if (fast) t.true(await installFastHandlers(evm))
-    const address = createAddressFromString('0x' + '11'.repeat(20))
-    await evm.stateManager.putAccount(address, new Account())
-    const r = await evm.runCode({ code, gasLimit: 1_000_000n, to: address })
+    const evm = await cancunEvm(fast, t)
+    const r = await evm.runCode({ code, gasLimit: 1_000_000n, to: ADDRESS })
     t.is(r.exceptionError, undefined)
     return { out: bytesToHex(r.returnValue) as string, gas: r.executionGasUsed }
   }
@@ -85,13 +94,10 @@ test('MLOAD, CALLDATALOAD, LOG0-LOG4 and SLOAD\'s gas give the same output, gas 
       '6101206000f3') as `0x${string}`,
   )
   const run = async (fast: boolean) => {
-    const evm = await createEVM({ common: new Common({ chain: Mainnet, hardfork: Hardfork.Cancun }) })
-    if (fast) t.true(await installFastHandlers(evm))
-    const address = createAddressFromString('0x' + '11'.repeat(20))
-    await evm.stateManager.putAccount(address, new Account())
-    await evm.stateManager.putCode(address, code)
-    await evm.stateManager.putStorage(address, setLengthLeft(new Uint8Array([5]), 32), new Uint8Array([9]))
-    const r = await evm.runCall({ to: address, gasLimit: 1_000_000n, data: calldata })
+    const evm = await cancunEvm(fast, t)
+    await evm.stateManager.putCode(ADDRESS, code)
+    await evm.stateManager.putStorage(ADDRESS, setLengthLeft(new Uint8Array([5]), 32), new Uint8Array([9]))
+    const r = await evm.runCall({ to: ADDRESS, gasLimit: 1_000_000n, data: calldata })
     t.is(r.execResult.exceptionError, undefined)
     const logs = (r.execResult.logs ?? []).map(([, topics, data]) => [topics.map((x) => bytesToHex(x)), bytesToHex(data)])
     return { out: bytesToHex(r.execResult.returnValue) as string, gas: r.execResult.executionGasUsed, logs }

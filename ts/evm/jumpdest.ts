@@ -45,8 +45,9 @@ const cacheable = new WeakSet<Uint8Array>()
  * opcode entry per byte and a bigint per PUSH: with ethereumjs's analysis and the bound at 1,
  * 2 and 4 MB of code, the largest worker heap over the mainnet blocks (each run twice,
  * optimistic x2) was 189, 261 and 389 MB (with ours, 262 MB at 2 MB in one such run, against
- * 269 MB for ethereumjs's in the same session: the bound, not the analysis, sets it). Without one every contract a worker had seen kept its analysis (431 MB there,
- * and growing with the contracts seen); with the table keyed by object, as before, a
+ * 269 MB for ethereumjs's in the same session: the bound, not the analysis, sets it). Without
+ * one every contract a worker had seen kept its analysis (431 MB there, and growing with the
+ * contracts seen); with the table keyed by object, as before, a
  * hardfork change dropped them all (227 MB there, unbounded on a chain that stays on one).
  */
 export const ANALYSED_CODE_BUDGET = 2 * 2 ** 20

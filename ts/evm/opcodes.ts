@@ -23,7 +23,11 @@ import { bytesToBigInt } from '@ethereumjs/util'
 import { readU256, writeU256 } from '../codec.ts'
 import { importEvmFile } from './internals.ts'
 
-/** A word's bytes are written here first (one DataView for all: 0.16 against 0.58 µs a word). */
+/**
+ * A word's bytes pass through here, both ways: one DataView for all instead of one per word
+ * (writing 0.16 against 0.58 µs a word; reading, the copy in included, 0.29-0.51 against
+ * 0.47-0.79 µs over five rounds of one micro-benchmark run).
+ */
 const scratch = new Uint8Array(32)
 const scratchView = new DataView(scratch.buffer)
 
@@ -33,9 +37,11 @@ export function word32(v: bigint): Uint8Array {
   return scratch.slice()
 }
 
-/** The word that 32 big-endian bytes hold. */
+/** The word that up to 32 big-endian bytes hold, read as if zeros followed a shorter array. */
 export function readWord(bytes: Uint8Array): bigint {
-  return readU256(new DataView(bytes.buffer, bytes.byteOffset, 32), 0)
+  if (bytes.length !== 32) scratch.fill(0)
+  scratch.set(bytes)
+  return readU256(scratchView, 0)
 }
 
 interface RunState {
@@ -62,15 +68,8 @@ function calldataload(runState: RunState): void {
     return
   }
   const i = Number(pos)
-  const loaded = runState.interpreter.getCallData().subarray(i, i + 32)
-  if (loaded.length === 32) {
-    runState.stack.push(readWord(loaded))
-    return
-  }
   // Past the end of the call data reads as zeros.
-  const padded = new Uint8Array(32)
-  padded.set(loaded)
-  runState.stack.push(readWord(padded))
+  runState.stack.push(readWord(runState.interpreter.getCallData().subarray(i, i + 32)))
 }
 
 function mload(runState: RunState): void {
