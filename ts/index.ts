@@ -16,6 +16,7 @@ export type {
   StrategyKind,
 } from './evm/types.ts'
 export type { BlockProfile } from './evm/analysis.ts'
+export type { BlockAccessListInput } from './evm/bal.ts'
 export type { AccountDiff, StateDiff, StorageDiff } from './evm/state/overlay.ts'
 export type { Bytecodes, Prestate, PrestateAccount } from './evm/state/sources.ts'
 export { nativeEcrecover as ecrecover, recoverSender } from './evm/crypto.ts'

@@ -20,6 +20,7 @@ import { ExecutorClosedError, InvalidBlockError, InvalidInputError, NativeError,
 import { loadNative } from '../native.ts'
 import { WorkerPool, siblingModule, type BlockRun, type NativeBlock } from '../pool/pool.ts'
 import { bytesEqual, bytesToBigInt } from './bytes.ts'
+import { readBlockAccessList, sameBlockAccessList } from './bal.ts'
 import { AdaptiveChooser, DEFAULT_WINDOW, checkAdaptive, type Decision } from './adaptive.ts'
 import { ConflictMemory, analyzeBlock, senderOrder, shardByAffinity, type Analysis } from './analysis.ts'
 import { keccak256, nativeEcrecover, orderedTrieRoot, recoverBlockSenders, recoverSender, recoverSenders, type Sender } from './crypto.ts'
@@ -352,6 +353,10 @@ export class ParallelExecutor implements AsyncDisposable {
       throw new InvalidInputError('root is not supported: give the state as a prestate, or a stateManager already set to that root')
     }
     if (foreign.reportPreimages !== undefined && foreign.reportPreimages !== false) throw new InvalidInputError('reportPreimages is not supported')
+    const bal: unknown = opts.blockAccessList
+    if (bal !== undefined && (bal === null || typeof bal !== 'object')) {
+      throw new InvalidInputError('blockAccessList must be a BlockLevelAccessList, its RLP bytes, or its JSON form')
+    }
     if (opts.prestate !== undefined) return new PrestateSource(opts.prestate, opts.bytecodes)
     return new StateManagerSource(opts.stateManager!)
   }
@@ -601,11 +606,13 @@ export class ParallelExecutor implements AsyncDisposable {
   }
 
   /** `runBlock`'s checks of the header against the result (when `generate` is not set). */
-  private checkHeader(block: Block, r: { receiptsRoot: Uint8Array; logsBloom: Uint8Array; gasUsed: bigint }, requestsHash?: Uint8Array): void {
+  private checkHeader(block: Block, r: { receiptsRoot: Uint8Array; logsBloom: Uint8Array; gasUsed: bigint }, requestsHash?: Uint8Array, accessListMatches?: boolean): void {
     const h = block.header
     if (this.common.isActivatedEIP(7685) && (h.requestsHash === undefined || requestsHash === undefined || !bytesEqual(h.requestsHash, requestsHash))) {
       throw new InvalidBlockError('invalid requestsHash')
     }
+    // Only where the caller gave an EIP-7928 access list (ethereumjs's order of checks).
+    if (accessListMatches === false) throw new InvalidBlockError('invalid block access list')
     if (!bytesEqual(r.receiptsRoot, h.receiptTrie)) throw new InvalidBlockError('invalid receiptTrie')
     if (!bytesEqual(r.logsBloom, h.logsBloom)) throw new InvalidBlockError('invalid bloom')
     if (r.gasUsed !== h.gasUsed) throw new InvalidBlockError('invalid gasUsed')
@@ -644,6 +651,16 @@ export class ParallelExecutor implements AsyncDisposable {
       }
     })
     const wrapped = Object.create(block, { transactions: { value: txs } }) as Block
+    // EIP-7928: the caller's access list, read (and its hash checked) before execution, as
+    // ethereumjs does; our `generate: true` run below would skip both checks.
+    let givenBal: ReturnType<typeof readBlockAccessList> | undefined
+    if (opts.blockAccessList !== undefined && this.common.isActivatedEIP(7928)) {
+      try {
+        givenBal = readBlockAccessList(opts.blockAccessList, opts.generate === true ? undefined : block.header.blockAccessListHash)
+      } catch (e) {
+        throw new InvalidBlockError((e as Error).message, undefined, { cause: e })
+      }
+    }
     let r: Awaited<ReturnType<typeof runBlock>>
     try {
       r = await runBlock(this.vm, {
@@ -658,7 +675,7 @@ export class ParallelExecutor implements AsyncDisposable {
     } catch (e) {
       throw new InvalidBlockError((e as Error).message, undefined, { cause: e })
     }
-    if (opts.generate !== true) this.checkHeader(block, r, r.requestsHash)
+    if (opts.generate !== true) this.checkHeader(block, r, r.requestsHash, givenBal === undefined ? undefined : sameBlockAccessList(givenBal, r.blockLevelAccessList))
     const t = performance.now()
     timings.execute = t - started - timings.validate
     const stateDiff = await this.overlay.diff()

@@ -5,6 +5,7 @@ import type { Address } from '@ethereumjs/util'
 import type { RunBlockResult } from '@ethereumjs/vm'
 
 import type { BlockProfile } from './analysis.ts'
+import type { BlockAccessListInput } from './bal.ts'
 import type { StateDiff } from './state/overlay.ts'
 import type { Bytecodes, Prestate } from './state/sources.ts'
 
@@ -204,6 +205,13 @@ export interface RunBlockOptions {
    * @default true
    */
   blockLevelSteps?: boolean
+  /**
+   * EIP-7928: the block access list that came with the block (a `BlockLevelAccessList`, its
+   * RLP, or its JSON form), checked as ethereumjs `runBlock` checks it: unless `generate`, its
+   * hash must be the header's `blockAccessListHash` (before execution) and it must equal the
+   * list execution produces (after). Ignored where EIP-7928 is not active, as in ethereumjs.
+   */
+  blockAccessList?: BlockAccessListInput
   /** Overrides the executor's strategy for this block. */
   strategy?: Strategy
   onProgress?: (event: ProgressEvent) => void
