@@ -6,12 +6,12 @@
  */
 import type { Block } from '@ethereumjs/block'
 import { Common, Hardfork, Mainnet } from '@ethereumjs/common'
-import { BlockLevelAccessList, bytesToHex, createBlockLevelAccessListFromJSON } from '@ethereumjs/util'
+import { Address, BlockLevelAccessList, bytesToHex, createBlockLevelAccessListFromJSON } from '@ethereumjs/util'
 import { createVM, runBlock } from '@ethereumjs/vm'
 import test from 'ava'
 
 import { InvalidBlockError, InvalidInputError, ParallelExecutor, type Prestate, type Strategy } from '../ts/index.ts'
-import { makeBlock, merkleFromPrestate, referenceRun, rootAfterDiff, type Reference } from './support/evm.ts'
+import { makeBlock, makeCommon, merkleFromPrestate, referenceRun, rootAfterDiff, type Reference } from './support/evm.ts'
 import * as W from './support/workloads.ts'
 
 const bal7928 = () => new Common({ chain: Mainnet, hardfork: Hardfork.Prague, eips: [7928] })
@@ -105,6 +105,41 @@ test('blockAccessList: accepted in its three forms when the header commits to it
     const r = await ex.runBlock({ block: wl.block, prestate: wl.prestate, skipBlockValidation: true, generate: true, blockAccessList: shorter })
     t.deepEqual(r.receiptsRoot, ref.result.receiptsRoot)
     await t.throwsAsync(ex.runBlock({ block, prestate: wl.prestate, skipBlockValidation: true, blockAccessList: 7 as never }), { instanceOf: InvalidInputError, message: /blockAccessList must be/ })
+  } finally {
+    await ex.close()
+  }
+})
+
+test('the DAO fork block runs through ethereumjs runBlock and equals it (DAO balances moved, absent DAO accounts created); the next block runs in parallel', async (t) => {
+  const common = makeCommon(Hardfork.Dao)
+  const w = new W.World(common)
+  for (let i = 0; i < 16; i++) w.fund(i)
+  // Two of the DAO's accounts hold ether; the others and the refund contract do not exist.
+  w.prestate['0xd4fe7bc31cedb7bfb8a345f31e668033056b2728'] = { balance: '0x1000000', nonce: 0 }
+  w.prestate['0xb3fb0e5aba0e20e5c49d252dfd30e102b171a425'] = { balance: '0x2a', nonce: 3 }
+  const to = (i: number) => new Address(Uint8Array.from({ length: 20 }, (_, j) => (j === 19 ? i + 1 : 0x77)))
+  const ex = await ParallelExecutor.create({ common, threads: 2, strategy: { kind: 'optimistic' } })
+  try {
+    for (const number of [1_920_000n, 1_920_001n]) {
+      // Each block from its own senders: both run on the same prestate.
+      const from = number === 1_920_000n ? 0 : 8
+      const txs = Array.from({ length: 8 }, (_, i) => w.tx(from + i, { type: 0, to: to(i), value: 1000n + BigInt(i), gasLimit: 21_000n }))
+      // Blocks 1,920,000-1,920,009 must carry the fork's extra data.
+      const block = makeBlock(common, txs, { number, difficulty: 1n, extraData: new TextEncoder().encode('dao-hard-fork') })
+      const ref = await referenceRun(common, w.prestate, block)
+      const r = await ex.runBlock({ block, prestate: w.prestate, skipBlockValidation: true, generate: true })
+      const fork = number === 1_920_000n
+      t.deepEqual(await rootAfterDiff(common, w.prestate, r.stateDiff), ref.stateRoot, `block ${number}: the state after it`)
+      t.is(r.gasUsed, ref.result.gasUsed)
+      const refund = r.stateDiff.accounts.get('0xbf4ed7b27f1d666546e30d74d50d173d20bca754')
+      if (fork) {
+        t.is(refund?.balance, 0x1000000n + 0x2an, 'the refund contract holds the DAO balances')
+        t.regex(r.metrics.decision?.reason ?? '', /needs ethereumjs runBlock/)
+      } else {
+        t.is(refund, undefined, 'no DAO transfer after the fork block')
+        t.is(r.metrics.strategy, 'optimistic')
+      }
+    }
   } finally {
     await ex.close()
   }
