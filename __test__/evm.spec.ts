@@ -8,7 +8,7 @@
 import { createBlock, genTransactionsTrieRoot } from '@ethereumjs/block'
 import { Common, Hardfork, Mainnet } from '@ethereumjs/common'
 import { createTx } from '@ethereumjs/tx'
-import { bytesToHex } from '@ethereumjs/util'
+import { bytesToHex, privateToPublic } from '@ethereumjs/util'
 import test from 'ava'
 
 import {
@@ -115,6 +115,28 @@ for (const [name, make] of WORKLOADS) {
     t.is(parallelRuns, native ? THREADS.length * 2 + THREADS.length + 2 + 2 : 0)
   })
 }
+
+test('a sender key ethereumjs cached on a transaction is its sender under every strategy, as in ethereumjs runBlock', async (t) => {
+  const wl = await W.ethTransfers(24)
+  // The key of an account that sends nothing else, funded, in place of tx 3's signer: what a
+  // transaction validated earlier holds (here deliberately not its signature's key), and what
+  // ethereumjs's runBlock then takes as the sender.
+  const stand = addressOf(privateKey(500))
+  wl.prestate[stand.toString()] = { balance: '0x' + (10n ** 21n).toString(16), nonce: 0 }
+  const txs = wl.block.transactions
+  const signer = txs[3].getSenderAddress()
+  ;(txs[3].cache as { senderPubKey?: Uint8Array }).senderPubKey = privateToPublic(privateKey(500))
+  t.is(txs[3].getSenderAddress().toString(), stand.toString())
+  const ref = await referenceRun(wl.common, wl.prestate, wl.block)
+  const e = await executors
+  for (const [label, executor, strategy] of allStrategies(e)) {
+    const ours = await executor.runBlock({ block: wl.block, prestate: wl.prestate, skipBlockValidation: true, generate: true, strategy })
+    t.deepEqual(differences(ref.result, ours), [], label)
+    t.is(ours.senders[3].toString(), stand.toString(), `${label}: the cached key's account sent tx 3`)
+    t.is(ours.stateDiff.accounts.get(signer.toString() as `0x${string}`), undefined, `${label}: the signature's own signer is untouched`)
+    t.is(bytesToHex(await rootAfterDiff(wl.common, wl.prestate, ours.stateDiff)), bytesToHex(ref.stateRoot), `${label}: state root`)
+  }
+})
 
 test('a caller state manager: the committed state root equals runBlock\'s, and generate: false checks the header', async (t) => {
   const e = await executors

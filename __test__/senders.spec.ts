@@ -97,3 +97,34 @@ skipWithoutNative('transactions of different chains in one list are not recovere
   t.is(calls, 0, 'one chain id for all would hash tx 20 for the wrong chain')
   sameAsEthereumjs(t, txs, result)
 })
+
+skipWithoutNative('a public key ethereumjs cached on a transaction is used as ethereumjs uses it, and not recovered again', async (t) => {
+  const common = makeCommon(Hardfork.Cancun)
+  const txs = Array.from({ length: 40 }, (_, i) => createLegacyTx({ nonce: BigInt(i), gasPrice: 10n, gasLimit: 21_000n, to, value: 1n }, { common }).sign(privateKey(i)))
+  // Validated before (a mempool, block.validateData()): ethereumjs cached the key.
+  for (let i = 0; i < txs.length; i += 2) txs[i].getSenderPublicKey()
+  // A cache that does not match the signature: ethereumjs answers from it, so must we.
+  const other = createLegacyTx({ nonce: 0n, gasPrice: 10n, gasLimit: 21_000n, to, value: 1n }, { common }).sign(privateKey(77))
+  ;(txs[4].cache as { senderPubKey?: Uint8Array }).senderPubKey = other.getSenderPublicKey()
+  t.is(txs[4].getSenderAddress().toString(), other.getSenderAddress().toString(), 'ethereumjs takes the cached key')
+
+  const binding = native as NativeBinding
+  const original = binding.recoverPayloadSenders
+  let known: Uint8Array | undefined | null
+  ;(binding as { recoverPayloadSenders: typeof original }).recoverPayloadSenders = (...args: Parameters<typeof original>) => {
+    known = args[4]
+    return original(...args)
+  }
+  try {
+    sameAsEthereumjs(t, txs, await recoverBlockSenders(txs, encodeTxs(txs), 2))
+  } finally {
+    ;(binding as { recoverPayloadSenders: typeof original }).recoverPayloadSenders = original
+  }
+  t.deepEqual(
+    Array.from({ length: txs.length }, (_, i) => known?.[i * 65] ?? 0),
+    Array.from({ length: txs.length }, (_, i) => (i % 2 === 0 ? 1 : 0)),
+    'the native side was given the cached keys, and recovered only the others',
+  )
+  sameAsEthereumjs(t, txs, await recoverSenders(txs, 2))
+  sameAsEthereumjs(t, txs.slice(0, 8), await recoverSenders(txs.slice(0, 8), 2))
+})

@@ -185,9 +185,11 @@ export interface RecoveredSenders {
 /**
  * Recovers the sender of every transaction of an `encodeTxs` payload on `threads` native
  * threads. `chainId` is the chain's id, big-endian; `homestead` whether EIP-2's low-`s` rule
- * applies. Transactions listed in `failed` must be recovered by the caller.
+ * applies. Transactions listed in `failed` must be recovered by the caller. `known` (65 bytes
+ * per transaction: a flag, then a public key) gives the keys already known: those are not
+ * recovered, only their addresses computed.
  */
-export declare function recoverPayloadSenders(payload: Uint8Array, chainId: Uint8Array, homestead: boolean, threads: number): Promise<RecoveredSenders>
+export declare function recoverPayloadSenders(payload: Uint8Array, chainId: Uint8Array, homestead: boolean, threads: number, known?: Uint8Array | undefined | null): Promise<RecoveredSenders>
 
 /** Public key and address of a signer: 84 bytes (64-byte key, then the 20-byte address). */
 export declare function recoverSigner(hash: Uint8Array, recovery: number, r: Uint8Array, s: Uint8Array): Buffer

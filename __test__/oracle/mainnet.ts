@@ -34,6 +34,11 @@ interface Loaded {
   block: Block
   prestate: Prestate
   froms: string[]
+  /**
+   * The block decoded again: new transaction objects, whose senders nobody recovered yet
+   * (ethereumjs caches a recovered key on the transaction, and the executor uses it).
+   */
+  fresh(): Block
   blockchain: { getBlock(n: bigint | number): Promise<{ hash(): Uint8Array }> }
 }
 
@@ -57,7 +62,8 @@ export function loadMainnetBlock(number: string): Loaded & { bytecodes: Record<s
       return { hash: () => hexToBytes(h as `0x${string}`) }
     },
   }
-  return { number, common, block, prestate, froms: json.transactions.map((t: { from: string }) => t.from.toLowerCase()), blockchain, bytecodes }
+  const fresh = () => createBlockFromRPC(json, [], { common, setHardfork: true })
+  return { number, common, block, prestate, froms: json.transactions.map((t: { from: string }) => t.from.toLowerCase()), fresh, blockchain, bytecodes }
 }
 
 /** Records every location a state manager writes. */
@@ -203,7 +209,9 @@ export async function runMainnet(executors: Map<string, ParallelExecutor>, log: 
       let metrics: ExecutionMetrics | undefined
       try {
         const ours = await executor.runBlock({
-          block: b.block,
+          // Not the block the reference ran: that one's transactions hold their recovered
+          // keys, and the senders would not be our recovery's (checked against `from` below).
+          block: b.fresh(),
           prestate: b.prestate,
           bytecodes: b.bytecodes,
           blockchain: b.blockchain,

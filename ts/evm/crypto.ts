@@ -49,11 +49,31 @@ export interface Sender {
 }
 
 /**
+ * The public key ethereumjs has already recovered for `tx`, if any. `getSenderPublicKey`
+ * keeps it in `tx.cache.senderPubKey` (frozen transactions, the default) and answers from
+ * there from then on, before any check of the signature: a transaction validated earlier (by
+ * a mempool, `block.validateData()`, `tx.isValid()`, `tx.getSenderAddress()`) is not
+ * recovered again by ethereumjs's `runBlock`, and so not by us.
+ */
+export function cachedSenderKey(tx: TypedTransaction): Uint8Array | undefined {
+  const key = (tx as { cache?: { senderPubKey?: unknown } }).cache?.senderPubKey
+  return key instanceof Uint8Array && key.length === 64 ? key : undefined
+}
+
+/** The sender whose public key is `publicKey`. */
+function senderOf(publicKey: Uint8Array): Sender {
+  return { publicKey, address: new Address(keccak256(publicKey).subarray(12)) }
+}
+
+/**
  * Recovers the sender of `tx` with the same checks ethereumjs applies (signed, EIP-2 low s
  * from Homestead, a valid recovery id), natively when possible. Throws a plain `Error` with
- * ethereumjs's wording when the signature is invalid.
+ * ethereumjs's wording when the signature is invalid. A key ethereumjs already recovered and
+ * cached on the transaction is used as ethereumjs uses it (`cachedSenderKey`).
  */
 export function recoverSender(tx: TypedTransaction): Sender {
+  const cached = cachedSenderKey(tx)
+  if (cached !== undefined) return senderOf(cached)
   const native = loadNative()
   if (native === null) {
     const publicKey = tx.getSenderPublicKey()
@@ -113,6 +133,11 @@ export async function recoverSenders(txs: readonly TypedTransaction[], threads: 
   const sigs = new Uint8Array(txs.length * 65)
   for (let i = 0; i < txs.length; i++) {
     const tx = txs[i]
+    const cached = cachedSenderKey(tx)
+    if (cached !== undefined) {
+      out[i] = senderOf(cached)
+      continue
+    }
     try {
       const recovery = checkSignature(tx)
       hashes.set(signingHash(tx), i * 32)
@@ -154,7 +179,16 @@ export async function recoverBlockSenders(txs: readonly TypedTransaction[], enco
   if (txs.some((tx) => tx.common !== common && (tx.common.chainId() !== chain || tx.common.gteHardfork(Hardfork.Homestead) !== homestead))) {
     return recoverSenders(txs, threads)
   }
-  const { signers, failed } = await native.recoverPayloadSenders(encoded, bigIntToUnpaddedBytes(chain), homestead, threads)
+  // Keys ethereumjs already cached on the transactions: only their addresses are computed.
+  let known: Uint8Array | undefined
+  for (let i = 0; i < txs.length; i++) {
+    const key = cachedSenderKey(txs[i])
+    if (key === undefined) continue
+    known ??= new Uint8Array(txs.length * 65)
+    known[i * 65] = 1
+    known.set(key, i * 65 + 1)
+  }
+  const { signers, failed } = await native.recoverPayloadSenders(encoded, bigIntToUnpaddedBytes(chain), homestead, threads, known)
   const out: (Sender | Error)[] = new Array(txs.length)
   for (const i of failed) {
     try {

@@ -308,6 +308,9 @@ pub struct RecoverPayloadTask {
     chain_id: Vec<u8>,
     homestead: bool,
     threads: usize,
+    /// 65 bytes per transaction: 1 where the caller already knows the public key (the next
+    /// 64 bytes), which then only needs its address.
+    known: Option<Vec<u8>>,
 }
 
 impl Task for RecoverPayloadTask {
@@ -318,7 +321,16 @@ impl Task for RecoverPayloadTask {
         let start = Instant::now();
         let txs = transactions(&self.payload).ok_or_else(|| Error::new(Status::InvalidArg, "malformed transaction payload"))?;
         let (chain_id, homestead) = (&self.chain_id, self.homestead);
+        let known = match &self.known {
+            Some(k) if k.len() != txs.len() * 65 => {
+                return Err(Error::new(Status::InvalidArg, format!("known: {} bytes for {} transactions (65 each)", k.len(), txs.len())));
+            }
+            k => k.as_deref(),
+        };
         let (out, failed) = recover_many(txs.len(), self.threads, |i| {
+            if let Some(k) = known.map(|k| &k[i * 65..i * 65 + 65]).filter(|k| k[0] == 1) {
+                return k[1..].try_into().ok();
+            }
             let (hash, r, s, rec) = signing_input(&txs[i], chain_id, homestead)?;
             recover(&hash, &r, &s, rec).ok()
         });
@@ -332,8 +344,22 @@ impl Task for RecoverPayloadTask {
 
 /// Recovers the sender of every transaction of an `encodeTxs` payload on `threads` native
 /// threads. `chainId` is the chain's id, big-endian; `homestead` whether EIP-2's low-`s` rule
-/// applies. Transactions listed in `failed` must be recovered by the caller.
+/// applies. Transactions listed in `failed` must be recovered by the caller. `known` (65 bytes
+/// per transaction: a flag, then a public key) gives the keys already known: those are not
+/// recovered, only their addresses computed.
 #[napi(catch_unwind, ts_return_type = "Promise<RecoveredSenders>")]
-pub fn recover_payload_senders(payload: Uint8ArraySlice, chain_id: Uint8ArraySlice, homestead: bool, threads: u32) -> AsyncTask<RecoverPayloadTask> {
-    AsyncTask::new(RecoverPayloadTask { payload: payload.to_vec(), chain_id: chain_id.to_vec(), homestead, threads: threads as usize })
+pub fn recover_payload_senders(
+    payload: Uint8ArraySlice,
+    chain_id: Uint8ArraySlice,
+    homestead: bool,
+    threads: u32,
+    known: Option<Uint8ArraySlice>,
+) -> AsyncTask<RecoverPayloadTask> {
+    AsyncTask::new(RecoverPayloadTask {
+        payload: payload.to_vec(),
+        chain_id: chain_id.to_vec(),
+        homestead,
+        threads: threads as usize,
+        known: known.map(|k| k.to_vec()),
+    })
 }
