@@ -8,6 +8,7 @@
 import { createBlock, genTransactionsTrieRoot } from '@ethereumjs/block'
 import { Common, Hardfork, Mainnet } from '@ethereumjs/common'
 import { createTx } from '@ethereumjs/tx'
+import { createVM, runBlock } from '@ethereumjs/vm'
 import { bytesToHex, privateToPublic } from '@ethereumjs/util'
 import test from 'ava'
 
@@ -135,6 +136,36 @@ test('a sender key ethereumjs cached on a transaction is its sender under every 
     t.is(ours.senders[3].toString(), stand.toString(), `${label}: the cached key's account sent tx 3`)
     t.is(ours.stateDiff.accounts.get(signer.toString() as `0x${string}`), undefined, `${label}: the signature's own signer is untouched`)
     t.is(bytesToHex(await rootAfterDiff(wl.common, wl.prestate, ours.stateDiff)), bytesToHex(ref.stateRoot), `${label}: state root`)
+  }
+})
+
+test('transactions built for an earlier fork than the block runs under (setHardfork) run sequentially, equal to ethereumjs runBlock', async (t) => {
+  // A block built with a Petersburg Common at Istanbul's first block number: its transactions
+  // keep Petersburg's calldata price (68 gas a non-zero byte, not EIP-2028's 16) in
+  // ethereumjs, which a worker rebuilding them under Istanbul would not.
+  const petersburg = new Common({ chain: Mainnet, hardfork: Hardfork.Petersburg })
+  const prestate: W.Workload['prestate'] = {}
+  const txs = Array.from({ length: 24 }, (_, i) => {
+    prestate[addressOf(privateKey(i)).toString()] = { balance: '0x' + (10n ** 21n).toString(16), nonce: 0 }
+    const data = new Uint8Array(1024).fill(i + 1)
+    return createTx({ nonce: 0n, gasPrice: 10n, gasLimit: 200_000n, to: addressOf(privateKey(100 + i)), data }, { common: petersburg }).sign(privateKey(i))
+  })
+  const block = makeBlock(petersburg, txs, { number: 9_069_000n, timestamp: 1_575_764_709n, difficulty: 1n })
+  t.is(block.transactions[0].common.hardfork(), Hardfork.Petersburg)
+  const sm = await merkleFromPrestate(petersburg, prestate)
+  const vm = await createVM({ common: petersburg.copy(), stateManager: sm, setHardfork: true })
+  const opts = { generate: true, skipBlockValidation: true, setHardfork: true, skipHardForkValidation: true }
+  const ref = await runBlock(vm, { block, skipHeaderValidation: true, ...opts })
+  t.is(vm.common.hardfork(), Hardfork.Istanbul, 'ethereumjs ran the block under Istanbul')
+  const root = bytesToHex(await sm.getStateRoot())
+  const e = await executors
+  for (const [label, executor, strategy] of allStrategies(e)) {
+    const ours = await executor.runBlock({ block, prestate, ...opts, strategy })
+    t.deepEqual(differences(ref, ours), [], label)
+    t.is(bytesToHex(await rootAfterDiff(petersburg, prestate, ours.stateDiff)), root, `${label}: state root`)
+    if (native && (strategy?.kind ?? (label === 'sequential' ? 'sequential' : 'optimistic')) !== 'sequential') {
+      t.regex(ours.metrics.decision?.reason ?? '', /transaction 0 was built for petersburg, the block runs under istanbul/, label)
+    }
   }
 })
 

@@ -257,6 +257,8 @@ export class ParallelExecutor implements AsyncDisposable {
     const encoded = encodeTxs(txs as TypedTransaction[])
     const senders = await recoverBlockSenders(txs, encoded, this.threads)
     if (requested.kind === 'sequential') return { strategy: requested, senders, encoded }
+    const foreign = foreignTxRules(txs, this.common)
+    if (foreign !== undefined) return { strategy: { kind: 'sequential' }, decision: { requested: requested.kind, reason: `sequential: ${foreign}` }, senders, encoded }
     const addresses = senders.map((s, i) => (s instanceof Error ? placeholderSender(i) : s.address.bytes))
     const single = oneSender(addresses)
     if (requested.kind === 'adaptive') {
@@ -728,6 +730,27 @@ function ownCommon(c: Common): Common {
     params: structuredClone(internals._params) as never,
     customCrypto,
   }))
+}
+
+/**
+ * Why the workers could not rebuild these transactions as ethereumjs sees them, if so. A
+ * worker rebuilds each transaction from its bytes with the executor's Common, while ethereumjs
+ * keeps every transaction's own, and computes its intrinsic gas (calldata, initcode, access
+ * lists) by that Common's hardfork and EIPs. The two differ only when the transactions were
+ * built for other rules than the block runs under (`setHardfork` moving the block to a later
+ * fork, a `Block` assembled by hand): such a block runs sequentially, on the transactions as
+ * given. Each transaction holds its own copy of the Common, so they are compared by value.
+ */
+function foreignTxRules(txs: readonly TypedTransaction[], common: Common): string | undefined {
+  const hardfork = common.hardfork()
+  const eips = common.eips().join()
+  for (let i = 0; i < txs.length; i++) {
+    const c = txs[i].common
+    if (c === common) continue
+    if (c.hardfork() !== hardfork) return `transaction ${i} was built for ${c.hardfork()}, the block runs under ${hardfork}`
+    if (c.eips().join() !== eips) return `transaction ${i} was built with EIPs [${c.eips().join(', ')}], the block runs with [${common.eips().join(', ')}]`
+  }
+  return undefined
 }
 
 function normalizeStrategy(s: Strategy): Strategy {
