@@ -227,7 +227,7 @@ needsNative('adaptive, performance: measures every candidate, then keeps the fas
   t.true(reasons.slice(firstDecision).some((r) => /re-measuring/.test(r)), reasons.join('\n'))
 })
 
-test('adaptive re-measures a candidate far behind the running one four times less often', (t) => {
+test('adaptive re-measures a candidate far behind the running one four times less often, and a close one three times as often', (t) => {
   // The chooser alone, fed throughputs: a parallel pick at `ratio` times sequential over 400
   // blocks of one size class. Counted: blocks the policy gave to the slower strategy.
   const profile: BlockProfile = { transactions: 1000, contractCallShare: 0, uniqueSenderRatio: 1, erc20Share: 0, hotShare: 0, predictedEdges: 0, predictedParallelism: 2 }
@@ -254,6 +254,26 @@ test('adaptive re-measures a candidate far behind the running one four times les
   t.true(perfFar >= 9 && perfFar <= 10, `${perfFar} sequential runs at 1.7x (performance)`)
   const perfNear = slowerRuns({ kind: 'performance' }, 1.1)
   t.true(perfNear >= 38 && perfNear <= 40, `${perfNear} sequential runs at 1.1x (performance)`)
+  // 1.05x, within the noise: every 3 blocks (130 in 390).
+  const close = slowerRuns('characteristics', 1.05)
+  t.true(close >= 128 && close <= 131, `${close} sequential runs at 1.05x`)
+  const perfClose = slowerRuns({ kind: 'performance' }, 1.05)
+  t.true(perfClose >= 128 && perfClose <= 131, `${perfClose} sequential runs at 1.05x (performance)`)
+  // And the other way round: sequential ahead by 1.05x (beyond the 5 % margin the
+  // characteristics policy gives its parallel pick), the parallel pick re-measured every 3.
+  const behind = (policy: AdaptiveStrategy['policy']) => {
+    const chooser = new AdaptiveChooser()
+    const strategy: AdaptiveStrategy = { kind: 'adaptive', policy, candidates: [{ kind: 'sequential' }, { kind: 'optimistic' }] }
+    let parallel = 0
+    for (let block = 0; block < 400; block++) {
+      const kind = chooser.decide(strategy, profile, 2).strategy.kind
+      if (block >= 10 && kind === 'optimistic') parallel++
+      chooser.record(kind, profile.transactions, kind === 'sequential' ? 10.6 : 10, DEFAULT_WINDOW)
+    }
+    return parallel
+  }
+  const seqAhead = behind('characteristics')
+  t.true(seqAhead >= 128 && seqAhead <= 131, `${seqAhead} optimistic runs with sequential 1.06x ahead`)
 })
 
 needsNative('adaptive, a user function: gets the block profile and picks', async (t) => {

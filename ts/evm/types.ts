@@ -94,8 +94,9 @@ export type AdaptivePolicy =
    * token calls, remembered conflicts) use `dependency`; the rest `optimistic`. Then, unless
    * `measure: false`, the pick is checked against measured throughput for blocks of the same
    * size class on this machine: if sequential measured more than 5 % faster, sequential runs
-   * (the one not running is re-measured every `explore` blocks of that size, or every
-   * 4 x `explore` while it measured 1.25x or more slower).
+   * (the one not running is re-measured every `explore` blocks of that size, every
+   * 4 x `explore` while it measured 1.25x or more slower, every `explore` / 3 while less than
+   * 1.1x slower).
    */
   | {
       kind: 'characteristics'
@@ -114,7 +115,7 @@ export type AdaptivePolicy =
    * By measured throughput: each candidate's gas per second over its last `window` blocks of
    * the same size class; the best is picked, and a candidate not measured for `explore`
    * blocks is measured again (for 4 x `explore` blocks if the best measured 1.25x or more
-   * faster).
+   * faster, `explore` / 3 if less than 1.1x faster).
    */
   | { kind: 'performance'; window?: number; explore?: number }
   /** Your own: return a candidate (or its kind) for the block. */
