@@ -229,20 +229,21 @@ needsNative('adaptive, performance: measures every candidate, then keeps the fas
 
 test('adaptive re-measures a candidate far behind the running one four times less often, and a close one three times as often', (t) => {
   // The chooser alone, fed throughputs: a parallel pick at `ratio` times sequential over 400
-  // blocks of one size class. Counted: blocks the policy gave to the slower strategy.
+  // blocks of one size class. Counted: the blocks each strategy got after the first
+  // measurements (6 blocks at most).
   const profile: BlockProfile = { transactions: 1000, contractCallShare: 0, uniqueSenderRatio: 1, erc20Share: 0, hotShare: 0, predictedEdges: 0, predictedParallelism: 2 }
-  const slowerRuns = (policy: AdaptiveStrategy['policy'], ratio: number) => {
+  const runs = (policy: AdaptiveStrategy['policy'], ratio: number) => {
     const chooser = new AdaptiveChooser()
     const strategy: AdaptiveStrategy = { kind: 'adaptive', policy, candidates: [{ kind: 'sequential' }, { kind: 'optimistic' }] }
-    let slower = 0
+    const count = { sequential: 0, optimistic: 0 }
     for (let block = 0; block < 400; block++) {
-      const kind = chooser.decide(strategy, profile, 2).strategy.kind
-      // After the first measurements (6 blocks at most), count the runs of the slower one.
-      if (block >= 10 && kind === 'sequential') slower++
+      const kind = chooser.decide(strategy, profile, 2).strategy.kind as keyof typeof count
+      if (block >= 10) count[kind]++
       chooser.record(kind, profile.transactions, kind === 'sequential' ? 10 : 10 * ratio, DEFAULT_WINDOW)
     }
-    return slower
+    return count
   }
+  const slowerRuns = (policy: AdaptiveStrategy['policy'], ratio: number) => runs(policy, ratio).sequential
   // 1.7x: sequential every 40 blocks (9 or 10 in 390), not every 10 (38 or 39).
   const far = slowerRuns('characteristics', 1.7)
   t.true(far >= 9 && far <= 10, `${far} sequential runs at 1.7x`)
@@ -259,20 +260,9 @@ test('adaptive re-measures a candidate far behind the running one four times les
   t.true(close >= 128 && close <= 131, `${close} sequential runs at 1.05x`)
   const perfClose = slowerRuns({ kind: 'performance' }, 1.05)
   t.true(perfClose >= 128 && perfClose <= 131, `${perfClose} sequential runs at 1.05x (performance)`)
-  // And the other way round: sequential ahead by 1.05x (beyond the 5 % margin the
+  // And the other way round: sequential ahead by 1.06x (beyond the 5 % margin the
   // characteristics policy gives its parallel pick), the parallel pick re-measured every 3.
-  const behind = (policy: AdaptiveStrategy['policy']) => {
-    const chooser = new AdaptiveChooser()
-    const strategy: AdaptiveStrategy = { kind: 'adaptive', policy, candidates: [{ kind: 'sequential' }, { kind: 'optimistic' }] }
-    let parallel = 0
-    for (let block = 0; block < 400; block++) {
-      const kind = chooser.decide(strategy, profile, 2).strategy.kind
-      if (block >= 10 && kind === 'optimistic') parallel++
-      chooser.record(kind, profile.transactions, kind === 'sequential' ? 10.6 : 10, DEFAULT_WINDOW)
-    }
-    return parallel
-  }
-  const seqAhead = behind('characteristics')
+  const seqAhead = runs('characteristics', 1 / 1.06).optimistic
   t.true(seqAhead >= 128 && seqAhead <= 131, `${seqAhead} optimistic runs with sequential 1.06x ahead`)
 })
 

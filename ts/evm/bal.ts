@@ -26,15 +26,12 @@ export type BlockAccessListInput = NonNullable<RunBlockOpts['blockAccessList']>
  * not generated), its hash must be the header's. Throws ethereumjs's errors.
  */
 export function readBlockAccessList(input: BlockAccessListInput, expectedHash: Uint8Array | undefined): BlockLevelAccessList {
-  if (input instanceof BlockLevelAccessList) {
-    if (expectedHash !== undefined) validateBlockAccessListHash(input, expectedHash)
-    return input
-  }
-  if (input instanceof Uint8Array) {
-    const bal = createBlockLevelAccessListFromRLP(input)
+  if (input instanceof BlockLevelAccessList || input instanceof Uint8Array) {
+    const bal = input instanceof Uint8Array ? createBlockLevelAccessListFromRLP(input) : input
     if (expectedHash !== undefined) validateBlockAccessListHash(bal, expectedHash)
     return bal
   }
+  // The JSON form is hashed as given (its account order), as ethereumjs does.
   validateBlockAccessListJSONStructure(input)
   if (isAccountOrderOnlyViolation(input)) throw new Error('invalid header: block access list accounts are not sorted')
   if (expectedHash !== undefined) validateBlockAccessListHashFromJSON(input, expectedHash)

@@ -131,13 +131,16 @@ export async function recoverSenders(txs: readonly TypedTransaction[], threads: 
   }
   const hashes = new Uint8Array(txs.length * 32)
   const sigs = new Uint8Array(txs.length * 65)
+  let toRecover = 0
   for (let i = 0; i < txs.length; i++) {
     const tx = txs[i]
     const cached = cachedSenderKey(tx)
     if (cached !== undefined) {
+      // Left as zeros below: the native side reports them failed, and `??=` keeps this.
       out[i] = senderOf(cached)
       continue
     }
+    toRecover++
     try {
       const recovery = checkSignature(tx)
       hashes.set(signingHash(tx), i * 32)
@@ -148,6 +151,7 @@ export async function recoverSenders(txs: readonly TypedTransaction[], threads: 
       out[i] = e as Error
     }
   }
+  if (toRecover === 0) return out
   const { signers, failed } = await native.recoverSigners(hashes, sigs, threads)
   for (const i of failed) out[i] ??= new Error('Invalid Signature')
   for (let i = 0; i < txs.length; i++) {

@@ -743,12 +743,14 @@ function ownCommon(c: Common): Common {
  */
 function foreignTxRules(txs: readonly TypedTransaction[], common: Common): string | undefined {
   const hardfork = common.hardfork()
-  const eips = common.eips().join()
+  const eips = common.eips()
+  // Per transaction of every parallel block: compared in place, nothing allocated.
+  const sameEips = (other: readonly number[]) => other === eips || (other.length === eips.length && other.every((e, k) => e === eips[k]))
   for (let i = 0; i < txs.length; i++) {
     const c = txs[i].common
     if (c === common) continue
     if (c.hardfork() !== hardfork) return `transaction ${i} was built for ${c.hardfork()}, the block runs under ${hardfork}`
-    if (c.eips().join() !== eips) return `transaction ${i} was built with EIPs [${c.eips().join(', ')}], the block runs with [${common.eips().join(', ')}]`
+    if (!sameEips(c.eips())) return `transaction ${i} was built with EIPs [${c.eips().join(', ')}], the block runs with [${eips.join(', ')}]`
   }
   return undefined
 }
