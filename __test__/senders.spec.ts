@@ -128,3 +128,39 @@ skipWithoutNative('a public key ethereumjs cached on a transaction is used as et
   sameAsEthereumjs(t, txs, await recoverSenders(txs, 2))
   sameAsEthereumjs(t, txs.slice(0, 8), await recoverSenders(txs.slice(0, 8), 2))
 })
+
+skipWithoutNative('EIP-7702 authorities are recovered as ethereumjs recovers them, and left out where runTx would not recover them', async (t) => {
+  const { createEOACode7702Tx } = await import('@ethereumjs/tx')
+  const { eoaCode7702SignAuthorization, eoaCode7702RecoverAuthority, bigIntToUnpaddedBytes, bytesToBigInt, SECP256K1_ORDER } = await import('@ethereumjs/util')
+  const { recoverAuthorities } = await import('../ts/evm/authorities.ts')
+  const common = makeCommon(Hardfork.Prague)
+  type Item = [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array]
+  const sign = (key: number, nonce: number, chainId: `0x${string}` = '0x1'): Item => eoaCode7702SignAuthorization({ chainId, address: to, nonce: `0x${nonce.toString(16)}` }, privateKey(key))
+  // Its mirror with the other s (same signer, recovery id flipped): runTx skips high s.
+  const highS = (a: Item): Item => [a[0], a[1], a[2], bigIntToUnpaddedBytes(1n - bytesToBigInt(a[3])), a[4], bigIntToUnpaddedBytes(SECP256K1_ORDER - bytesToBigInt(a[5]))]
+  const withParity = (a: Item, p: number): Item => [a[0], a[1], a[2], bigIntToUnpaddedBytes(BigInt(p)), a[4], a[5]]
+  const txFor = (nonce: number, authorizationList: Item[]) =>
+    createEOACode7702Tx({ nonce: BigInt(nonce), to, gasLimit: 100_000n, maxFeePerGas: 10n, maxPriorityFeePerGas: 1n, authorizationList }, { common }).sign(privateKey(500))
+  const good = [sign(1, 0), sign(2, 5, '0x0'), sign(3, 1, '0x99')]
+  const txs = [
+    createLegacyTx({ nonce: 0n, gasPrice: 10n, gasLimit: 21_000n, to }, { common }).sign(privateKey(9)),
+    txFor(1, good),
+    txFor(2, [highS(sign(4, 0)), withParity(sign(5, 0), 2), sign(6, 7)]),
+  ]
+  const byTx = await recoverAuthorities(txs, 2)
+  const hex = (a: Uint8Array) => Buffer.from(a).toString('hex')
+  const expected = (list: Item[]) => list.map((a) => hex(eoaCode7702RecoverAuthority(a).bytes))
+  t.is(byTx?.[0], undefined, 'not a type-4 transaction')
+  // A wrong chain id or nonce does not stop the recovery (runTx checks those separately).
+  t.deepEqual(byTx?.[1]?.map(hex), expected(good))
+  t.deepEqual(byTx?.[2]?.map(hex), expected([sign(6, 7)]), 'high s and a recovery id above 1 are left out')
+
+  // Many authorizations go to the native threads at once; one whose r is not on the curve
+  // (ethereumjs throws on it and skips the authorization) is left out there too.
+  const many = Array.from({ length: 40 }, (_, k) => sign(10 + k, k))
+  const offCurve: Item = [many[0][0], many[0][1], many[0][2], many[0][3], new Uint8Array(32).fill(0xff), many[0][5]]
+  t.throws(() => eoaCode7702RecoverAuthority(offCurve))
+  const big = await recoverAuthorities([txFor(3, [...many.slice(0, 20), offCurve, ...many.slice(20)])], 2)
+  t.deepEqual(big?.[0]?.map(hex), expected(many))
+  t.is(await recoverAuthorities(txs.slice(0, 1), 2), undefined, 'no type-4 transaction: nothing to recover')
+})

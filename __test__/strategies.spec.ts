@@ -363,3 +363,21 @@ test('the pre-analysis reads any call data: empty, shorter than a selector, shor
   // transactions without call data (and without value) touch.
   t.is(a.profile.predictedEdges, 1)
 })
+
+needsNative('dependency: an EIP-7702 authority waits for its authorization before its own transaction', async (t) => {
+  // 24 sponsored delegations; 12 of the authorities then send a transfer of their own, right
+  // behind. Only the authorization's signature says who the authority is: recovered before
+  // the analysis, it makes each of those transfers wait for its authorization (12 edges,
+  // none otherwise), so none runs on the nonce the authorization has not raised yet.
+  const wl = await W.delegations(24, true)
+  const txs = wl.block.transactions
+  t.is(analyzeBlock(txs, txs.map((tx) => tx.getSenderAddress().bytes)).profile.predictedEdges, 0, 'without the authorities')
+  await using x = await ParallelExecutor.create({ threads: 4, strategy: { kind: 'dependency' } })
+  for (let i = 0; i < 3; i++) {
+    const r = await run(x, wl)
+    await same(t, wl, r, `run ${i}`)
+    t.is(r.metrics.strategy, 'dependency')
+    t.is(r.metrics.profile!.predictedEdges, 12)
+    t.is(r.metrics.reexecutions, 0, `run ${i}: ${JSON.stringify(r.metrics)}`)
+  }
+})

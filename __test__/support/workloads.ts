@@ -93,6 +93,11 @@ export class World {
     return this.nonces.get(a) ?? BigInt(this.prestate[a]?.nonce ?? 0)
   }
 
+  /** Counts a nonce increment that is not a transaction of `key`'s own (an EIP-7702 authorization). */
+  bumpNonce(key: number): void {
+    this.nonces.set(addressOf(privateKey(key)).toString(), this.nonceOf(key) + 1n)
+  }
+
   /** Signs a transaction from `key`, taking its next nonce. */
   tx(key: number, o: TxOptions): TypedTransaction {
     const pk = privateKey(key)
@@ -379,6 +384,27 @@ export async function hotCounter(n: number, common?: Common): Promise<Workload> 
   for (let i = 0; i < n; i++) w.fund(i)
   const txs = Array.from({ length: n }, (_, i) => w.tx(i, { to: counter, data: calldata('increment()'), gasLimit: 60_000n }))
   return { name: `hot-counter-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
+}
+
+/**
+ * Sponsored EIP-7702 delegations (Prague): sponsor `i` sends a type-4 transaction carrying
+ * account `n + i`'s authorization to run the Counter's code, and calls that account (so the
+ * counter lives in its storage). With `followUps`, every other authority then sends a transfer
+ * of its own, two transactions after its authorization: its nonce is the one the
+ * authorization left, a dependency only the authorization's signature reveals.
+ */
+export async function delegations(n: number, followUps = true): Promise<Workload> {
+  const w = world(Hardfork.Prague)
+  const counter = w.place(recipient(0xc0c2), artifact('Counter').deployedBytecode)
+  for (let i = 0; i < 2 * n; i++) w.fund(i)
+  const txs: TypedTransaction[] = []
+  for (let i = 0; i < n; i++) {
+    const user = n + i
+    txs.push(w.tx(i, { type: 4, to: addressOf(privateKey(user)), data: calldata('increment()'), delegations: [{ key: user, address: counter, nonce: w.nonceOf(user) }], gasLimit: 200_000n }))
+    w.bumpNonce(user)
+    if (followUps && i % 2 === 1) txs.push(w.tx(user - 1, { to: recipient(i), value: 7n, gasLimit: 21_000n }))
+  }
+  return { name: `delegations-${n}${followUps ? '-with-follow-ups' : ''}`, common: w.common, prestate: w.prestate, block: w.block(txs, { number: 23_000_000n, timestamp: 1_760_000_000n }) }
 }
 
 /** CREATE transactions, CREATE and CREATE2 through a factory, and calls into the new contracts. */

@@ -15,11 +15,13 @@
  *   or sets (named by token, holder and spender: equal names are equal storage slots of one
  *   token, whatever its storage layout);
  * - the storage slots its EIP-2930 access list declares;
+ * - the account of each EIP-7702 authority its authorizations name (recovered before the
+ *   analysis, `authorities.ts`): an authorization raises that account's nonce and sets its code;
  * - hints remembered from earlier blocks (`ConflictMemory`): a call signature (contract and
  *   4-byte selector) whose calls kept conflicting with each other counts as one hot key.
  * The fee credit to the coinbase is not a key: the engine applies it as a commutative delta.
- * Not predicted (left to validation): EIP-7702 authorities' nonces, contract-internal effects
- * of unknown calls, contract creations' effects beyond the sender.
+ * Not predicted (left to validation): contract-internal effects of unknown calls (including
+ * what a delegated account's code does), contract creations' effects beyond the sender.
  */
 import type { TypedTransaction } from '@ethereumjs/tx'
 
@@ -101,9 +103,15 @@ export function senderOrder(senders: readonly Uint8Array[]): Analysis['hints'] {
 }
 
 /**
- * Analyses a block. `senders[i]` is the 20-byte sender of transaction `i`.
+ * Analyses a block. `senders[i]` is the 20-byte sender of transaction `i`; `authorities[i]`
+ * the EIP-7702 authorities recovered from its authorizations, if any.
  */
-export function analyzeBlock(txs: readonly TypedTransaction[], senders: readonly Uint8Array[], memory?: ConflictMemory): Analysis {
+export function analyzeBlock(
+  txs: readonly TypedTransaction[],
+  senders: readonly Uint8Array[],
+  memory?: ConflictMemory,
+  authorities?: readonly (readonly Uint8Array[] | undefined)[],
+): Analysis {
   const n = txs.length
   const last = new Map<string, number>()
   const offsets = new Uint32Array(n + 1)
@@ -163,6 +171,8 @@ export function analyzeBlock(txs: readonly TypedTransaction[], senders: readonly
         for (const slot of slots) keys.push('s' + a + key(slot))
       }
     }
+    const authorized = authorities?.[i]
+    if (authorized !== undefined) for (const a of authorized) keys.push('a' + key(a))
     staticKeys[i] = keys.slice()
     if (memory !== undefined) {
       const hotCall = signatures[i] !== undefined && memory.isHot(signatures[i]!)
