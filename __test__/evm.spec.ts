@@ -5,9 +5,9 @@
  * bloom, receipts root and the post-state root. Run as well with the pure-JS fallback forced
  * (`npm run test:fallback`).
  */
-import { createBlock, genTransactionsTrieRoot } from '@ethereumjs/block'
+import { Block, createBlock, genTransactionsTrieRoot, paramsBlock } from '@ethereumjs/block'
 import { Common, Hardfork, Mainnet } from '@ethereumjs/common'
-import { createTx } from '@ethereumjs/tx'
+import { createTx, paramsTx } from '@ethereumjs/tx'
 import { createVM, runBlock } from '@ethereumjs/vm'
 import { bytesToHex, privateToPublic } from '@ethereumjs/util'
 import test from 'ava'
@@ -166,6 +166,60 @@ test('transactions built for an earlier fork than the block runs under (setHardf
     t.is(bytesToHex(await rootAfterDiff(petersburg, prestate, ours.stateDiff)), root, `${label}: state root`)
     if (native && (strategy?.kind ?? (label === 'sequential' ? 'sequential' : 'optimistic')) !== 'sequential') {
       t.regex(ours.metrics.decision?.reason ?? '', /transaction 0 was built for petersburg, the block runs under istanbul/, label)
+    }
+  }
+})
+
+test('transactions created with their own parameters (a Block assembled by hand) run sequentially, equal to ethereumjs runBlock', async (t) => {
+  // ethereumjs prices a transaction by its own Common's parameters: created with a calldata
+  // price of 100 gas a non-zero byte, 40 transactions of 64 such bytes used 1,096,000 gas
+  // in ethereumjs and under sequential, and 880,960 under optimistic (the workers' default
+  // 16) before the parameters were compared.
+  const common = makeCommon()
+  const params = structuredClone(paramsTx) as typeof paramsTx
+  params[1679] = { ...params[1679], txDataNonZeroGas: 100 }
+  const prestate: W.Workload['prestate'] = {}
+  const txs = Array.from({ length: 24 }, (_, i) => {
+    prestate[addressOf(privateKey(i)).toString()] = { balance: '0x' + (10n ** 21n).toString(16), nonce: 0 }
+    return createTx({ type: 2, nonce: 0n, maxFeePerGas: 30n, maxPriorityFeePerGas: 2n, gasLimit: 200_000n, to: addressOf(privateKey(100 + i)), data: new Uint8Array(64).fill(i + 1) }, { common, params }).sign(privateKey(i))
+  })
+  const built = makeBlock(common, txs)
+  // createBlock rebuilds the transactions with the block's Common; a hand-made Block keeps them.
+  const block = new Block(built.header, txs, [], built.withdrawals, { common })
+  t.is(block.transactions[0].getIntrinsicGas(), 21_000n + 64n * 100n)
+  const ref = await referenceRun(common, prestate, block)
+  t.is(ref.result.gasUsed, 24n * (21_000n + 64n * 100n))
+  const e = await executors
+  for (const [label, executor, strategy] of allStrategies(e)) {
+    const ours = await executor.runBlock({ block, prestate, skipBlockValidation: true, generate: true, strategy })
+    t.deepEqual(differences(ref.result, ours), [], label)
+    t.is(bytesToHex(await rootAfterDiff(common, prestate, ours.stateDiff)), bytesToHex(ref.stateRoot), `${label}: state root`)
+    if (native && (strategy?.kind ?? (label === 'sequential' ? 'sequential' : 'optimistic')) !== 'sequential') {
+      t.regex(ours.metrics.decision?.reason ?? '', /transaction 0 was built with txDataNonZeroGas = 100, not the 16 the workers use/, label)
+    }
+  }
+})
+
+test('a block created with its own parameters (a blob gas price fraction) runs sequentially, equal to ethereumjs runBlock', async (t) => {
+  // The blob gas price comes from the header's Common: with a larger update fraction it was 2
+  // where the default gives 4, and the blob transactions' fees burned under optimistic (the
+  // workers rebuild the header with the default) left another state root than ethereumjs's.
+  const wl = await W.txTypes(20)
+  const params = structuredClone(paramsBlock) as typeof paramsBlock
+  params[7691] = { ...params[7691], blobGasPriceUpdateFraction: 10_000_000 }
+  const header = { ...wl.block.header.toJSON(), excessBlobGas: 8_000_000n }
+  const block = createBlock({ header, transactions: wl.block.transactions }, { common: wl.common, params })
+  t.is(block.header.getBlobGasPrice(), 2n)
+  t.is(createBlock({ header }, { common: wl.common }).header.getBlobGasPrice(), 4n)
+  t.true(block.transactions.some((tx) => tx.type === 3))
+  const ref = await referenceRun(wl.common, wl.prestate, block)
+  const e = await executors
+  for (const [label, executor, strategy] of allStrategies(e)) {
+    const ours = await executor.runBlock({ block, prestate: wl.prestate, skipBlockValidation: true, generate: true, strategy })
+    t.deepEqual(differences(ref.result, ours), [], label)
+    t.is(bytesToHex(await rootAfterDiff(wl.common, wl.prestate, ours.stateDiff)), bytesToHex(ref.stateRoot), `${label}: state root`)
+    if (native && (strategy?.kind ?? (label === 'sequential' ? 'sequential' : 'optimistic')) !== 'sequential') {
+      t.regex(ours.metrics.decision?.reason ?? '', /the block was built with blobGasPriceUpdateFraction = 10000000, not the 5007716 the workers use/, label)
     }
   }
 })
