@@ -9,12 +9,11 @@
  */
 import { availableParallelism } from 'node:os'
 
-import { Block, cliqueSigner, paramsBlock } from '@ethereumjs/block'
+import { Block, cliqueSigner } from '@ethereumjs/block'
 import { Common, ConsensusType, Hardfork, Mainnet } from '@ethereumjs/common'
-import { paramsTx, type TypedTransaction } from '@ethereumjs/tx'
+import type { TypedTransaction } from '@ethereumjs/tx'
 import { Address } from '@ethereumjs/util'
-import { paramsEVM } from '@ethereumjs/evm'
-import { createVM, paramsVM, runBlock, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm'
+import { createVM, runBlock, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm'
 
 import { ByteBuilder, LocationKind, decodeSnapshot } from '../codec.ts'
 import { ExecutorClosedError, InvalidBlockError, InvalidInputError, NativeError, WorkerError } from '../errors.ts'
@@ -34,6 +33,7 @@ import { evmVersion } from './internals.ts'
 import { FAST_LOOP_EVM, useFastLoop } from './interpreter.ts'
 import { installNativeBn254 } from './bn254.ts'
 import { appendReceipt } from './receipts.ts'
+import { foreignRules } from './rules.ts'
 import type { EvmBlockPayload, EvmRequest, EvmRunnerOptions } from './runner.ts'
 import { OverlayStateManager } from './state/overlay.ts'
 import { PrestateSource, StateManagerSource, type BaseSource } from './state/sources.ts'
@@ -734,89 +734,6 @@ function ownCommon(c: Common): Common {
     params: structuredClone(internals._params) as never,
     customCrypto,
   }))
-}
-
-/**
- * Why the workers could not rebuild this block as ethereumjs sees it, if so. A worker rebuilds
- * the header and each transaction from their bytes with its own Common (the executor's chain,
- * hardfork and EIPs, with ethereumjs's default parameters), while ethereumjs keeps the block's
- * objects, each with its own Common: a transaction's intrinsic gas (calldata, initcode, access
- * lists, authorizations) and gas limit cap come from the transaction's hardfork, EIPs and
- * parameters, the blob gas price from the header's parameters. They differ only when the
- * block was built for other rules than it runs under (`setHardfork` moving it to a later
- * fork, a `Block` assembled by hand, a block or transactions created with their own `params`):
- * such a block runs sequentially, on the objects as given. Every transaction holds its own
- * copy of the Common, so they are compared by value.
- */
-function foreignRules(block: Block, common: Common): string | undefined {
-  const hardfork = common.hardfork()
-  const eips = common.eips()
-  const reference = workerParams(common)
-  const header = paramsCacheOf(block.header.common)
-  for (const name of BLOCK_PARAM_NAMES) {
-    if (header[name] !== reference.header[name]) return `the block was built with ${name} = ${String(header[name])}, not the ${String(reference.header[name])} the workers use`
-  }
-  // Per transaction of every parallel block: compared in place, nothing allocated (about
-  // 1.2 µs a transaction for the parameters, scratch measurement).
-  const sameEips = (other: readonly number[]) => other === eips || (other.length === eips.length && other.every((e, k) => e === eips[k]))
-  const txs = block.transactions
-  for (let i = 0; i < txs.length; i++) {
-    const c = txs[i].common
-    if (c !== common) {
-      if (c.hardfork() !== hardfork) return `transaction ${i} was built for ${c.hardfork()}, the block runs under ${hardfork}`
-      if (!sameEips(c.eips())) return `transaction ${i} was built with EIPs [${c.eips().join(', ')}], the block runs with [${eips.join(', ')}]`
-    }
-    const params = paramsCacheOf(c)
-    for (const name of TX_PARAM_NAMES) {
-      if (params[name] !== reference.tx[name]) return `transaction ${i} was built with ${name} = ${String(params[name])}, not the ${String(reference.tx[name])} the workers use`
-    }
-  }
-  return undefined
-}
-
-/** Every parameter `@ethereumjs/tx` defines: what a transaction object reads from its Common. */
-const TX_PARAM_NAMES = [...new Set(Object.values(paramsTx).flatMap((p) => Object.keys(p)))]
-/** Every parameter `@ethereumjs/block` defines: what a header reads from its Common (the blob gas price among them). */
-const BLOCK_PARAM_NAMES = [...new Set(Object.values(paramsBlock).flatMap((p) => Object.keys(p)))]
-
-/** A Common's resolved parameters (for its hardfork and EIPs), by name. */
-function paramsCacheOf(c: Common): Record<string, unknown> {
-  return (c as unknown as { _paramsCache: Record<string, unknown> })._paramsCache
-}
-
-interface WorkerParams {
-  /** As a transaction a worker rebuilt resolves them. */
-  tx: Record<string, unknown>
-  /** As the header a worker rebuilt resolves them. */
-  header: Record<string, unknown>
-}
-
-/** The parameters a worker resolves, per chain, hardfork and EIPs (built once each). */
-const workerParamsByChain = new WeakMap<object, Map<string, WorkerParams>>()
-
-/**
- * The parameters as a worker holds them (`createRunner`): its Common has the chain, hardfork
- * and EIPs without the caller's parameters, then ethereumjs's transaction defaults and the
- * EVM's and VM's as `createVM` merges them (EVM first, then VM); its transactions share that
- * Common, and its header (`createBlockHeaderFromRLP`) adds the block defaults on a copy.
- */
-function workerParams(common: Common): WorkerParams {
-  const chain = (common as unknown as { _chainParams: object })._chainParams
-  let byRules = workerParamsByChain.get(chain)
-  if (byRules === undefined) workerParamsByChain.set(chain, (byRules = new Map()))
-  const key = `${common.hardfork()} ${common.eips().join(',')}`
-  let params = byRules.get(key)
-  if (params === undefined) {
-    const c = new Common({ chain: structuredClone(chain) as never, hardfork: common.hardfork(), eips: [...common.eips()] })
-    c.updateParams(paramsTx)
-    c.updateParams(paramsEVM)
-    c.updateParams(paramsVM)
-    const tx = { ...paramsCacheOf(c) }
-    c.updateParams(paramsBlock)
-    params = { tx, header: { ...paramsCacheOf(c) } }
-    byRules.set(key, params)
-  }
-  return params
 }
 
 function normalizeStrategy(s: Strategy): Strategy {
