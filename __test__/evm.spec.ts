@@ -17,6 +17,7 @@ import {
   InvalidInputError,
   ParallelExecutor,
   type ParallelRunBlockResult,
+  type ProgressEvent,
   type Strategy,
 } from '../ts/index.ts'
 import { loadNative } from '../ts/native.ts'
@@ -222,6 +223,46 @@ test('a block created with its own parameters (a blob gas price fraction) runs s
       t.regex(ours.metrics.decision?.reason ?? '', /the block was built with blobGasPriceUpdateFraction = 10000000, not the 5007716 the workers use/, label)
     }
   }
+})
+
+test('onProgress: every phase in order, sequential progress as transactions complete; a callback that throws rejects and changes no state', async (t) => {
+  const wl = await W.ethTransfers(600)
+  const e = await executors
+  const PHASES = ['validate', 'pre-steps', 'analyze', 'execute', 'post-steps', 'assemble', 'commit']
+  const record = async (executor: ParallelExecutor) => {
+    const events: ProgressEvent[] = []
+    await executor.runBlock({ block: wl.block, prestate: wl.prestate, skipBlockValidation: true, generate: true, onProgress: (ev) => void events.push(ev) })
+    return events
+  }
+  const seq = await record(e.sequential)
+  t.deepEqual(seq.filter((ev) => ev.done === undefined).map((ev) => ev.phase), PHASES)
+  t.deepEqual(seq.filter((ev) => ev.done !== undefined).map((ev) => [ev.phase, ev.done, ev.total]), [['execute', 256, 600], ['execute', 512, 600]])
+  t.true(seq.every((ev, i) => i === 0 || ev.elapsedMs >= seq[i - 1].elapsedMs), 'elapsed time never goes back')
+  const par = await record(e.optimistic[1])
+  t.deepEqual(par.filter((ev) => ev.done === undefined).map((ev) => ev.phase), PHASES)
+  if (native) t.true(par.every((ev) => ev.done === undefined), 'parallel execution reports no per-transaction progress')
+
+  // A callback that throws (a caller cancelling a long block) rejects runBlock with its own
+  // error, and the caller's state manager is left as it was, at the last event too: that one
+  // comes before the state manager's checkpoint is committed.
+  const ref = await referenceRun(wl.common, wl.prestate, wl.block)
+  const sm = await merkleFromPrestate(wl.common, wl.prestate)
+  const before = bytesToHex(await sm.getStateRoot())
+  for (const executor of [e.sequential, e.optimistic[1]]) {
+    // Parallel execution reports no per-transaction progress to stop at.
+    const stops = executor === e.sequential || !native ? [...PHASES, 'execute (progress)'] : PHASES
+    for (const at of stops) {
+      const stop = new Error(`stop at ${at}`)
+      const onProgress = (ev: ProgressEvent) => {
+        if (at === 'execute (progress)' ? ev.done !== undefined : ev.phase === at && ev.done === undefined) throw stop
+      }
+      const run = executor.runBlock({ block: wl.block, stateManager: sm, skipBlockValidation: true, generate: true, onProgress })
+      t.is(await t.throwsAsync(run), stop, `${at}: the callback's own error`)
+      t.is(bytesToHex(await sm.getStateRoot()), before, `${at}: the state manager is unchanged`)
+    }
+  }
+  await e.sequential.runBlock({ block: wl.block, stateManager: sm, skipBlockValidation: true, generate: true })
+  t.is(bytesToHex(await sm.getStateRoot()), bytesToHex(ref.stateRoot), 'and the block then commits as usual')
 })
 
 test('a caller state manager: the committed state root equals runBlock\'s, and generate: false checks the header', async (t) => {

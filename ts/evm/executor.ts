@@ -227,9 +227,12 @@ export class ParallelExecutor implements AsyncDisposable {
     const stateDiff = await this.overlay.diff()
     let stateRoot: Uint8Array | undefined
     if (opts.stateManager !== undefined && opts.commit !== false) {
-      stateRoot = await this.commit(opts, block)
+      // The last progress event comes before the caller's checkpoint is committed: a callback
+      // that throws there still leaves the state manager as it was.
+      stateRoot = await this.commit(opts, block, () => phase('commit'))
+    } else {
+      phase('commit')
     }
-    phase('commit')
     timings.total = performance.now() - started
     const fullMetrics: ExecutionMetrics = { ...metrics, timings }
     this.account(fullMetrics, assembled.gasUsed, strategy)
@@ -625,7 +628,7 @@ export class ParallelExecutor implements AsyncDisposable {
   }
 
   /** Writes the block into the caller's state manager; on a state-root mismatch, reverts. */
-  private async commit(opts: RunBlockOptions, block: Block): Promise<Uint8Array> {
+  private async commit(opts: RunBlockOptions, block: Block, beforeCommit?: () => void): Promise<Uint8Array> {
     const sm = opts.stateManager!
     await sm.checkpoint()
     try {
@@ -634,6 +637,7 @@ export class ParallelExecutor implements AsyncDisposable {
       if (opts.generate !== true && !bytesEqual(root, block.header.stateRoot)) {
         throw new InvalidBlockError(`invalid block stateRoot, got: ${Buffer.from(root).toString('hex')}, want: ${Buffer.from(block.header.stateRoot).toString('hex')}`)
       }
+      beforeCommit?.()
       await sm.commit()
       return root
     } catch (e) {
