@@ -265,6 +265,46 @@ test('onProgress: every phase in order, sequential progress as transactions comp
   t.is(bytesToHex(await sm.getStateRoot()), bytesToHex(ref.stateRoot), 'and the block then commits as usual')
 })
 
+test('skipBalance and skipNonce: underfunded senders and wrong nonces run under every strategy as in ethereumjs runBlock', async (t) => {
+  // Senders with no balance and with nonces the transactions do not carry, in nonce chains
+  // (each sender pays the next one): refused without the options, and with them ethereumjs
+  // raises the balance to the upfront cost and ignores the nonce.
+  const wl = await W.nonceChains(6, 4)
+  const prestate = structuredClone(wl.prestate)
+  const accounts = Object.values(prestate)
+  accounts.forEach((a, i) => {
+    if (i % 2 === 0) a.balance = '0x0'
+    else a.nonce = 7
+  })
+  const opts = { skipBlockValidation: true, generate: true, skipBalance: true, skipNonce: true }
+  const sm = await merkleFromPrestate(wl.common, prestate)
+  const vm = await createVM({ common: wl.common.copy(), stateManager: sm })
+  const ref = await runBlock(vm, { block: wl.block, skipHeaderValidation: true, ...opts })
+  const root = bytesToHex(await sm.getStateRoot())
+  const e = await executors
+  await t.throwsAsync(e.sequential.runBlock({ block: wl.block, prestate, skipBlockValidation: true, generate: true }), { instanceOf: InvalidBlockError })
+  for (const [label, executor, strategy] of allStrategies(e)) {
+    const ours = await executor.runBlock({ block: wl.block, prestate, ...opts, strategy })
+    t.deepEqual(differences(ref, ours), [], label)
+    t.is(bytesToHex(await rootAfterDiff(wl.common, prestate, ours.stateDiff)), root, `${label}: state root`)
+  }
+})
+
+test('commit: false leaves the caller\'s state manager as it was and still reports the diff', async (t) => {
+  const wl = await W.erc20Transfers(20, 'overlapping')
+  const ref = await referenceRun(wl.common, wl.prestate, wl.block)
+  const e = await executors
+  for (const executor of [e.sequential, e.optimistic[1]]) {
+    const sm = await merkleFromPrestate(wl.common, wl.prestate)
+    const before = bytesToHex(await sm.getStateRoot())
+    const ours = await executor.runBlock({ block: wl.block, stateManager: sm, skipBlockValidation: true, generate: true, commit: false })
+    t.deepEqual(differences(ref.result, ours), [])
+    t.is(ours.stateRoot, undefined)
+    t.is(bytesToHex(await sm.getStateRoot()), before, 'nothing written')
+    t.is(bytesToHex(await rootAfterDiff(wl.common, wl.prestate, ours.stateDiff)), bytesToHex(ref.stateRoot), 'the diff is the block\'s')
+  }
+})
+
 test('a caller state manager: the committed state root equals runBlock\'s, and generate: false checks the header', async (t) => {
   const e = await executors
   for (const make of [() => W.erc20Transfers(30, 'overlapping'), () => W.uniswapSwaps(20, 2), () => W.selfdestructs(9, Hardfork.Shanghai), () => W.coinbaseTraffic(20)]) {
