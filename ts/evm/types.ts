@@ -218,9 +218,9 @@ export interface RunBlockOptions {
   /**
    * Called as each phase ends (`validate` to `commit`; only `validate` for the blocks that take
    * ethereumjs's own `runBlock`), and every 256 transactions while a block runs sequentially.
-   * An exception it throws rejects `runBlock` with that exception and
-   * leaves the caller's state as it was: the `commit` event comes once the new state root is
-   * known, before the caller's state manager commits it.
+   * An exception it throws rejects `runBlock` with that exception and leaves the caller's
+   * state as it was: the `commit` event comes once the new state root is known, before the
+   * caller's state manager commits it.
    */
   onProgress?: (event: ProgressEvent) => void
 }
