@@ -4,25 +4,20 @@
  * An authorization raises its authority's nonce and sets the authority's code, so the
  * authority's own transaction later in the block depends on it, and so does anything that
  * reads that account. Only the signature names the authority: the analysis needs it
- * recovered before anything runs. libsecp256k1 does that in about 70 µs a signature on our
- * 2-vCPU machine, on native threads when there are many.
+ * recovered before anything runs. libsecp256k1 does that in 77-78 µs a signature on one
+ * thread of our 2-vCPU machine, 43-47 µs of wall time on two (`npx tsx bench/delegations.ts`).
  *
  * Execution still recovers each authorization itself, inside ethereumjs's `runTx`, which
- * calls `@ethereumjs/util`'s `eoaCode7702RecoverAuthority` and so noble's JS secp256k1 (about
- * 2.5 ms a signature here), whatever the Common's `customCrypto` says. We cannot hand it the
- * keys recovered here: `runTx` imports that function directly, and noble freezes its classes.
+ * calls `@ethereumjs/util`'s `eoaCode7702RecoverAuthority` and so noble's JS secp256k1
+ * (2.1-3.1 ms a signature here, same bench), whatever the Common's `customCrypto` says. We
+ * cannot hand it the keys recovered here: `runTx` imports that function directly, and noble
+ * freezes its classes.
  */
-import { RLP } from '@ethereumjs/rlp'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { SECP256K1_ORDER_DIV_2, bytesToBigInt, unpadBytes } from '@ethereumjs/util'
+import { SECP256K1_ORDER_DIV_2, bytesToBigInt, eoaCode7702AuthorizationMessageToSign, unpadBytes } from '@ethereumjs/util'
 
 import { loadNative } from '../native.ts'
-import { keccak256 } from './crypto.ts'
-
-/** EIP-7702's prefix of the signed authorization message. */
-const MAGIC = 0x05
-/** Below this many authorizations, they are recovered one by one on the calling thread. */
-const SMALL_BATCH = 32
+import { SMALL_BATCH, keccak256 } from './crypto.ts'
 
 interface Wanted {
   tx: number
@@ -83,8 +78,8 @@ export async function recoverAuthorities(txs: readonly TypedTransaction[], threa
 
 /**
  * The recovery `runTx` attempts for one authorization tuple `[chainId, address, nonce,
- * yParity, r, s]`, with the message hashed as `eoaCode7702RecoverAuthority` hashes it
- * (`0x05 || rlp([chainId, address, nonce])`, chain id and nonce without leading zeros).
+ * yParity, r, s]`: the message is ethereumjs's own (`0x05 || rlp([chainId, address, nonce])`,
+ * chain id and nonce without leading zeros), hashed natively.
  */
 function wantedEntry(tx: number, item: unknown): Wanted | undefined {
   if (!Array.isArray(item) || item.length !== 6 || !item.every((x) => x instanceof Uint8Array)) return undefined
@@ -92,13 +87,9 @@ function wantedEntry(tx: number, item: unknown): Wanted | undefined {
   if (address.length !== 20 || r.length > 32 || s.length > 32) return undefined
   const recovery = bytesToBigInt(yParity)
   if (recovery > 1n || bytesToBigInt(s) > SECP256K1_ORDER_DIV_2) return undefined
-  const message = RLP.encode([chainId, address, nonce])
-  const signed = new Uint8Array(1 + message.length)
-  signed[0] = MAGIC
-  signed.set(message, 1)
   const signature = new Uint8Array(65)
   signature.set(r, 32 - r.length)
   signature.set(s, 64 - s.length)
   signature[64] = Number(recovery)
-  return { tx, hash: keccak256(signed), signature }
+  return { tx, hash: keccak256(eoaCode7702AuthorizationMessageToSign([chainId, address, nonce])), signature }
 }

@@ -108,8 +108,11 @@ function checkSignature(tx: TypedTransaction): number {
   return Number(recovery)
 }
 
-/** Below this many transactions, senders are recovered one by one on the calling thread. */
-const SMALL_BATCH = 32
+/**
+ * Below this many signatures, they are recovered one by one on the calling thread: handing
+ * them to native threads costs more (thread start-up, scheduling) than it saves.
+ */
+export const SMALL_BATCH = 32
 
 /**
  * The senders of many transactions at once, recovered on `threads` native threads (one by one
@@ -170,8 +173,7 @@ export async function recoverSenders(txs: readonly TypedTransaction[], threads: 
  */
 export async function recoverBlockSenders(txs: readonly TypedTransaction[], encoded: Uint8Array, threads: number): Promise<(Sender | Error)[]> {
   const native = loadNative()
-  // A few transactions are recovered at once on this thread: handing them to native threads
-  // costs more (thread start-up, scheduling) than it saves.
+  // A few transactions are recovered on this thread (`SMALL_BATCH`).
   if (native === null || txs.length < SMALL_BATCH) return recoverSenders(txs, threads)
   // The native side takes one chain id and one answer to "is EIP-2's low-s rule in force"
   // for the whole block: the two things ethereumjs reads from a transaction's Common for its

@@ -273,9 +273,9 @@ export class ParallelExecutor implements AsyncDisposable {
       const q = this.chooser.quick(requested, txs.length, this.threads, single)
       if (q !== undefined) return { strategy: normalizeStrategy(q.strategy) as FixedStrategy, decision: { requested: 'adaptive', policy: q.policy, reason: q.reason }, senders, encoded }
     }
-    // Every parallel strategy gets the analysis: it costs a few µs per transaction (and about
-    // 50-80 µs per EIP-7702 authorization, recovered natively to name the authority), it is
-    // what the executor learns conflicts against, and its profile is reported.
+    // Every parallel strategy gets the analysis: it costs a few µs per transaction (and 43-78
+    // µs per EIP-7702 authorization, recovered natively to name the authority), it is what the
+    // executor learns conflicts against, and its profile is reported.
     if (requested.kind === 'sharded' && single) {
       // Sender affinity puts everything in one shard: nothing to analyse or to gain.
       return { strategy: { kind: 'sequential' }, decision: { requested: 'sharded', reason: ONE_SHARD }, senders, encoded }
