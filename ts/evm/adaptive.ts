@@ -61,6 +61,8 @@ const FAR_BACKOFF = 4
  */
 const CLOSE = 1.1
 const CLOSE_SPEEDUP = 3
+/** The re-measurement period for a close candidate. */
+const closeEvery = (explore: number) => Math.max(1, Math.floor(explore / CLOSE_SPEEDUP))
 
 /** Why the characteristics policy runs a block sequentially before looking at it, if it does. */
 function nothingToParallelize(p: { minTransactions?: number }, transactions: number, threads: number, oneSender = false): string | undefined {
@@ -110,7 +112,7 @@ export class AdaptiveChooser {
     const stale = (k: Kind, every: number) => every > 0 && round - (this.lastMeasured.get(`${k}|${size}`) ?? 0) >= every
     /** How often to re-measure `loser` while `winner` runs: less often the further behind it measured, more often when close. */
     const every = (explore: number, winner: number, loser: number) =>
-      winner >= FAR_BEHIND * loser ? explore * FAR_BACKOFF : winner < CLOSE * loser ? Math.max(1, Math.floor(explore / CLOSE_SPEEDUP)) : explore
+      winner >= FAR_BEHIND * loser ? explore * FAR_BACKOFF : winner < CLOSE * loser ? closeEvery(explore) : explore
     const sizeNote = `blocks of ${size}+ transactions`
 
     const policy = s.policy ?? 'characteristics'
@@ -179,7 +181,7 @@ export class AdaptiveChooser {
         const top = kinds.reduce((a, b) => (best(b) > best(a) ? b : a))
         const stalest = kinds.reduce((a, b) => ((this.lastMeasured.get(`${a}|${size}`) ?? 0) <= (this.lastMeasured.get(`${b}|${size}`) ?? 0) ? a : b))
         if (stalest !== top && stale(stalest, every(explore, best(top), best(stalest)))) {
-          return pick(stalest, 'performance', `re-measuring ${stalest} (every ${explore} blocks, ${Math.max(1, Math.floor(explore / CLOSE_SPEEDUP))} when less than ${CLOSE}x behind the best, ${explore * FAR_BACKOFF} when ${FAR_BEHIND}x)`)
+          return pick(stalest, 'performance', `re-measuring ${stalest} (every ${explore} blocks, ${closeEvery(explore)} when less than ${CLOSE}x behind the best, ${explore * FAR_BACKOFF} when ${FAR_BEHIND}x)`)
         }
         const seq = has('sequential') ? best('sequential') : undefined
         const summary = kinds.map((k) => `${k} ${fmt(best(k))} Mgas/s${seq !== undefined && seq > 0 ? ` (${fmt(best(k) / seq)}x)` : ''}`).join(', ')
