@@ -13,9 +13,11 @@ import { bytesToHex, privateToPublic } from '@ethereumjs/util'
 import test from 'ava'
 
 import {
+  ExecutorClosedError,
   InvalidBlockError,
   InvalidInputError,
   ParallelExecutor,
+  StateReadError,
   type ParallelRunBlockResult,
   type ProgressEvent,
   type Strategy,
@@ -402,6 +404,85 @@ test('bad input: transactions over the block gas limit make the block invalid', 
   const wl = await W.ethTransfers(6)
   const block = makeBlock(wl.common, [...wl.block.transactions], { gasLimit: 21_000n * 4n })
   await rejects(t, (x) => x.runBlock({ block, prestate: wl.prestate, skipBlockValidation: true, generate: true }), { txIndex: 4, message: /higher gas limit than the block/ })
+})
+
+/** A state manager whose `method` calls run `hook` first (the call's number, from 1). */
+function hooked<T extends object>(sm: T, method: 'getAccount' | 'getStorage', hook: (call: number) => void): { calls: () => number; restore: () => void } {
+  const original = (sm as Record<string, unknown>)[method] as (...a: unknown[]) => Promise<unknown>
+  let calls = 0
+  Object.defineProperty(sm, method, {
+    configurable: true,
+    value: (...a: unknown[]) => {
+      hook(++calls)
+      return original.apply(sm, a)
+    },
+  })
+  return { calls: () => calls, restore: () => delete (sm as Record<string, unknown>)[method] }
+}
+
+test('a state manager that throws on a read: a StateReadError at its transaction with the error as cause, not an invalid block; nothing written', async (t) => {
+  const wl = await W.erc20Transfers(24, 'distinct')
+  const ref = await referenceRun(wl.common, wl.prestate, wl.block)
+  const e = await executors
+  const x2 = e.optimistic[THREADS.indexOf(2)]
+  const cases: Case[] = [...strategies(e), ['dependency x2', x2, { kind: 'dependency' }], ['sharded x2', x2, { kind: 'sharded' }]]
+  for (const [label, executor, strategy] of cases) {
+    for (const [method, nth] of [['getStorage', 4], ['getAccount', 6]] as const) {
+      const sm = await merkleFromPrestate(wl.common, wl.prestate)
+      const before = bytesToHex(await sm.getStateRoot())
+      const disk = new Error('disk gone')
+      const h = hooked(sm, method, (call) => {
+        if (call === nth) throw disk
+      })
+      const err = await t.throwsAsync(executor.runBlock({ block: wl.block, stateManager: sm, skipBlockValidation: true, generate: true, strategy }))
+      const what = `${label}, ${method} call ${nth}`
+      t.true(err instanceof StateReadError, `${what}: ${String(err)}`)
+      t.false(err instanceof InvalidBlockError, what)
+      t.is((err as StateReadError).code, 'STATE_READ_FAILED', what)
+      t.is(err?.cause, disk, `${what}: the state manager's own error is the cause`)
+      t.is(typeof (err as StateReadError).txIndex, 'number', what)
+      // MerkleStateManager's getStorage reads the account through getAccount: either call names it.
+      const calls = method === 'getStorage' ? 'getStorage' : '(getAccount|getStorage)'
+      t.regex(err!.message, new RegExp(`^transaction \\d+: the state manager's ${calls}\\(0x[0-9a-f]{40}`), what)
+      h.restore()
+      t.is(bytesToHex(await sm.getStateRoot()), before, `${what}: nothing written`)
+      // The state manager works again: the same block runs and commits.
+      const r = await executor.runBlock({ block: wl.block, stateManager: sm, skipBlockValidation: true, generate: true, strategy })
+      t.deepEqual(differences(ref.result, r), [], what)
+      t.is(bytesToHex(await sm.getStateRoot()), bytesToHex(ref.stateRoot), what)
+    }
+  }
+})
+
+test('close() during a block: it and the blocks queued behind it reject with ExecutorClosedError, and nothing is written', async (t) => {
+  // Distinct holders: the full block reads about 400 storage slots.
+  const wl = await W.erc20Transfers(200, 'distinct')
+  for (const [label, options] of [
+    ['sequential', { threads: 1, strategy: { kind: 'sequential' } }],
+    ['optimistic x2', { threads: 2, strategy: { kind: 'optimistic' } }],
+    ['dependency x2', { threads: 2, strategy: { kind: 'dependency' } }],
+  ] as const) {
+    const executor = await ParallelExecutor.create(options)
+    const sm = await merkleFromPrestate(wl.common, wl.prestate)
+    const before = bytesToHex(await sm.getStateRoot())
+    // Closed from inside the block, while its transactions read storage: the 10th read.
+    let closing: Promise<void> | undefined
+    let readsAfterClose = 0
+    const h = hooked(sm, 'getStorage', (call) => {
+      if (closing !== undefined) readsAfterClose++
+      if (call === 10) closing = executor.close()
+    })
+    const first = executor.runBlock({ block: wl.block, stateManager: sm, skipBlockValidation: true, generate: true })
+    const queued = executor.runBlock({ block: wl.block, stateManager: sm, skipBlockValidation: true, generate: true })
+    await t.throwsAsync(first, { instanceOf: ExecutorClosedError }, label)
+    await t.throwsAsync(queued, { instanceOf: ExecutorClosedError }, `${label}: the block queued behind`)
+    t.not(closing, undefined, label)
+    await closing
+    t.true(h.calls() < 60, `${label}: the block stopped early (${h.calls()} storage reads, ${readsAfterClose} after close)`)
+    h.restore()
+    t.is(bytesToHex(await sm.getStateRoot()), before, `${label}: nothing written`)
+    await t.throwsAsync(executor.runBlock({ block: wl.block, prestate: wl.prestate, skipBlockValidation: true, generate: true }), { instanceOf: ExecutorClosedError }, label)
+  }
 })
 
 test('bad input: a malformed prestate, or missing/both state sources, is an InvalidInputError', async (t) => {

@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'INVALID_INPUT'
   | 'TRANSACTION_FAILED'
   | 'INVALID_BLOCK'
+  | 'STATE_READ_FAILED'
   | 'EXECUTOR_CLOSED'
   | 'WORKER_FAILED'
   | 'NATIVE_FAILURE'
@@ -41,6 +42,20 @@ export class InvalidBlockError extends ParallelEvmError {
   readonly txIndex: number | undefined
   constructor(message: string, txIndex?: number, options?: { cause?: unknown }) {
     super('INVALID_BLOCK', txIndex === undefined ? message : `transaction ${txIndex}: ${message}`, options)
+    this.txIndex = txIndex
+  }
+}
+
+/**
+ * Reading the caller's state manager threw (a missing trie node, a database error): the block
+ * was not judged, so it is not an `InvalidBlockError`, and nothing was written. `cause` is the
+ * state manager's own error; `txIndex` the transaction whose execution needed the value, where
+ * known (reads before or after the transactions have none).
+ */
+export class StateReadError extends ParallelEvmError {
+  readonly txIndex: number | undefined
+  constructor(message: string, txIndex?: number, options?: { cause?: unknown }) {
+    super('STATE_READ_FAILED', txIndex === undefined ? message : `transaction ${txIndex}: ${message}`, options)
     this.txIndex = txIndex
   }
 }

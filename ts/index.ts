@@ -29,6 +29,7 @@ export {
   InvalidInputError,
   NativeError,
   ParallelEvmError,
+  StateReadError,
   TransactionError,
   WorkerError,
 } from './errors.ts'

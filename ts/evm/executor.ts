@@ -16,7 +16,7 @@ import { Address } from '@ethereumjs/util'
 import { createVM, runBlock, runTx, type RunTxResult, type TxReceipt, type VM } from '@ethereumjs/vm'
 
 import { ByteBuilder, LocationKind, decodeSnapshot } from '../codec.ts'
-import { ExecutorClosedError, InvalidBlockError, InvalidInputError, NativeError, WorkerError } from '../errors.ts'
+import { ExecutorClosedError, InvalidBlockError, InvalidInputError, NativeError, type ParallelEvmError, StateReadError, WorkerError } from '../errors.ts'
 import { loadNative } from '../native.ts'
 import { WorkerPool, siblingModule, type BlockRun, type NativeBlock } from '../pool/pool.ts'
 import { bytesEqual, bytesToBigInt } from './bytes.ts'
@@ -144,6 +144,7 @@ export class ParallelExecutor implements AsyncDisposable {
     const timings: ExecutionMetrics['timings'] = { validate: 0, 'pre-steps': 0, analyze: 0, execute: 0, 'post-steps': 0, assemble: 0, commit: 0, total: 0 }
     let phaseStart = started
     const phase = (p: Phase, extra?: { done?: number; total?: number }) => {
+      this.stopIfClosed()
       const now = performance.now()
       timings[p] += now - phaseStart
       phaseStart = now
@@ -413,6 +414,7 @@ export class ParallelExecutor implements AsyncDisposable {
     // Senders first, all at once on native threads: recovery does not depend on state.
     const senders = given ?? (await recoverSenders(txs, this.threads))
     for (let i = 0; i < txs.length; i++) {
+      this.stopIfClosed()
       const tx = txs[i]
       if (block.header.gasLimit < tx.gasLimit + gasUsed) throw new InvalidBlockError('tx has a higher gas limit than the block', i)
       let r: RunTxResult
@@ -427,7 +429,7 @@ export class ParallelExecutor implements AsyncDisposable {
           skipHardForkValidation: opts.skipHardForkValidation,
         })
       } catch (e) {
-        throw new InvalidBlockError((e as Error).message, i, { cause: e })
+        throw txFailure(e, i)
       }
       const o = outcomeOf(r, sender.address.bytes)
       outcomes.push(o)
@@ -459,6 +461,9 @@ export class ParallelExecutor implements AsyncDisposable {
       senders: plan.senders !== undefined ? packSenders(plan.senders) : undefined,
     }
     let run: BlockRun
+    // The first read of the caller's state manager that threw, kept with its cause (a worker
+    // sees only its message and code).
+    let readFailure: StateReadError | undefined
     try {
       run = await pool.run({
         txCount: n,
@@ -472,7 +477,11 @@ export class ParallelExecutor implements AsyncDisposable {
           this.activeBlock = nb
           this.loadBase(nb, source)
         },
-        serve: (req, nb) => this.serve(req as EvmRequest, nb),
+        serve: (req, nb) =>
+          this.serve(req as EvmRequest, nb).catch((e: unknown) => {
+            if (e instanceof StateReadError) readFailure ??= e
+            throw e
+          }),
       })
     } catch (e) {
       // A plan the engine refuses is our bug: never a wrong answer, run the block sequentially.
@@ -483,6 +492,9 @@ export class ParallelExecutor implements AsyncDisposable {
       this.activeBlock = undefined
     }
     if (run.haltReason !== undefined) {
+      this.stopIfClosed()
+      // A worker whose base-value load failed stops the block: the read, not the worker, failed.
+      if (readFailure !== undefined && run.haltReason.includes(readFailure.message)) throw new StateReadError(readFailure.message, undefined, { cause: readFailure.cause })
       if (!run.haltReason.startsWith('engine:')) throw new WorkerError(`parallel run halted: ${run.haltReason}`)
       // A broken engine invariant: never a wrong answer, run the block again sequentially.
       const outcomes = await this.executeSequential(opts, plan.senders, () => {})
@@ -496,7 +508,10 @@ export class ParallelExecutor implements AsyncDisposable {
       }
       const o = run.outcomes[i]
       if (o === undefined) throw new NativeError(`transaction ${i} has no outcome`)
-      if (!o.ok) throw new InvalidBlockError(o.error.message, i)
+      if (!o.ok) {
+        if (o.error.code === 'STATE_READ_FAILED') throw new StateReadError(o.error.message, i, { cause: readFailure?.message === o.error.message ? readFailure.cause : undefined })
+        throw new InvalidBlockError(o.error.message, i)
+      }
       const outcome = decodeOutcome(o.value as Uint8Array)
       outcomes.push(outcome)
       gasUsed += outcome.blockGasSpent
@@ -683,8 +698,9 @@ export class ParallelExecutor implements AsyncDisposable {
         setHardfork: false,
       })
     } catch (e) {
-      throw new InvalidBlockError((e as Error).message, undefined, { cause: e })
+      throw txFailure(e, undefined)
     }
+    this.stopIfClosed()
     if (opts.generate !== true) this.checkHeader(block, r, r.requestsHash, givenBal === undefined ? undefined : sameBlockAccessList(givenBal, r.blockLevelAccessList))
     const t = performance.now()
     timings.execute = t - started - timings.validate
@@ -701,9 +717,16 @@ export class ParallelExecutor implements AsyncDisposable {
     return { ...r, stateRoot, senders: txs.map((tx) => tx.getSenderAddress()), stateDiff, metrics }
   }
 
+  /** Ends a block with `ExecutorClosedError` once `close()` was called (before anything is committed). */
+  private stopIfClosed(): void {
+    if (this.closing !== undefined) throw new ExecutorClosedError('the executor was closed while the block ran')
+  }
+
   /**
-   * Stops the workers. A block in progress is halted and its `runBlock` rejects with
-   * `ExecutorClosedError`; the caller's state is not touched. Idempotent.
+   * Stops the workers. A block in progress is halted (a sequential one before its next
+   * transaction or phase) and its `runBlock` rejects with `ExecutorClosedError`; so do the
+   * blocks queued behind it. The caller's state is not touched, unless the block had already
+   * reached its commit. Idempotent.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -718,6 +741,18 @@ export class ParallelExecutor implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
   }
+}
+
+/**
+ * A transaction's failure, typed: the caller's state manager failing on a read is a
+ * `StateReadError` (the block was not judged), anything else makes the block invalid.
+ */
+function txFailure(e: unknown, txIndex: number | undefined): ParallelEvmError {
+  let c: unknown = e
+  for (let depth = 0; depth < 8 && c instanceof Error; depth++, c = c.cause) {
+    if (c instanceof StateReadError) return new StateReadError(c.message, txIndex, { cause: c.cause })
+  }
+  return new InvalidBlockError((e as Error).message, txIndex, { cause: e })
 }
 
 /**

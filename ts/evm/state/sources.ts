@@ -5,7 +5,7 @@
 import type { StateManagerInterface } from '@ethereumjs/common'
 import { Address } from '@ethereumjs/util'
 
-import { InvalidInputError } from '../../errors.ts'
+import { InvalidInputError, StateReadError } from '../../errors.ts'
 import { EMPTY_BYTES, EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT, byteKey, bytesEqual, hexBytes, setLength32, unpad } from '../bytes.ts'
 import { keccak256 } from '../crypto.ts'
 import type { Fields } from './journaled.ts'
@@ -197,6 +197,25 @@ export class PrestateSource implements BaseSource {
  */
 export const NONEMPTY_STORAGE_ROOT = keccak256(new TextEncoder().encode('parallel-evm: non-empty storage'))
 
+/**
+ * A read of the caller's state manager. Where it throws (or rejects), the block gets a
+ * `StateReadError` with the state manager's error as the cause, so that no one takes a
+ * database failure for an invalid block. `what` names the call, built only on failure.
+ */
+function read<T>(what: () => string, call: () => Promise<T>): Promise<T> {
+  let p: Promise<T>
+  try {
+    p = call()
+  } catch (e) {
+    p = Promise.reject(e)
+  }
+  return p.catch((e: unknown) => {
+    throw new StateReadError(`the state manager's ${what()} threw: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e })
+  })
+}
+
+const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`
+
 /** Reads through to a caller's state manager, each location once per block. */
 export class StateManagerSource implements BaseSource {
   readonly complete = false
@@ -210,9 +229,10 @@ export class StateManagerSource implements BaseSource {
     const key = byteKey(address)
     let p = this.accountCache.get(key)
     if (p === undefined) {
-      p = this.stateManager.getAccount(new Address(address)).then((a) =>
-        a === undefined ? null : { nonce: a.nonce, balance: a.balance, codeHash: a.codeHash, storageRoot: a.storageRoot },
-      )
+      p = read(
+        () => `getAccount(${hex(address)})`,
+        () => this.stateManager.getAccount(new Address(address)),
+      ).then((a) => (a === undefined ? null : { nonce: a.nonce, balance: a.balance, codeHash: a.codeHash, storageRoot: a.storageRoot }))
       this.accountCache.set(key, p)
     }
     return p
@@ -222,7 +242,10 @@ export class StateManagerSource implements BaseSource {
     const key = byteKey(address) + byteKey(slot)
     let p = this.storageCache.get(key)
     if (p === undefined) {
-      p = this.stateManager.getStorage(new Address(address), setLength32(slot)).then(unpad)
+      p = read(
+        () => `getStorage(${hex(address)}, ${hex(slot)})`,
+        () => this.stateManager.getStorage(new Address(address), setLength32(slot)),
+      ).then(unpad)
       this.storageCache.set(key, p)
     }
     return p
@@ -232,7 +255,10 @@ export class StateManagerSource implements BaseSource {
     const key = byteKey(codeHash)
     let p = this.codeCache.get(key)
     if (p === undefined) {
-      p = this.stateManager.getCode(new Address(address))
+      p = read(
+        () => `getCode(${hex(address)})`,
+        () => this.stateManager.getCode(new Address(address)),
+      )
       this.codeCache.set(key, p)
     }
     return p
