@@ -9,7 +9,8 @@ import { Block, createBlock, genTransactionsTrieRoot, paramsBlock } from '@ether
 import { Common, Hardfork, Mainnet } from '@ethereumjs/common'
 import { createTx, paramsTx } from '@ethereumjs/tx'
 import { createVM, runBlock } from '@ethereumjs/vm'
-import { bytesToHex, privateToPublic } from '@ethereumjs/util'
+import { Address, bigIntToBytes, bytesToBigInt, bytesToHex, hexToBytes, privateToPublic, setLengthLeft } from '@ethereumjs/util'
+import { keccak_256 } from '@noble/hashes/sha3.js'
 import test from 'ava'
 
 import {
@@ -451,6 +452,43 @@ test('a state manager that throws on a read: a StateReadError at its transaction
       t.deepEqual(differences(ref.result, r), [], what)
       t.is(bytesToHex(await sm.getStateRoot()), bytesToHex(ref.stateRoot), what)
     }
+  }
+})
+
+/** A BLOCKHASH probe: stores BLOCKHASH(n) at slot n, n being the call data's first word. */
+const BLOCKHASH_PROBE = '0x60003580409055' + '00' // PUSH1 0 CALLDATALOAD DUP1 BLOCKHASH SWAP1 SSTORE STOP
+
+test('BLOCKHASH reads the caller\'s blockchain under every strategy as in ethereumjs runBlock; a blockchain that throws is a StateReadError', async (t) => {
+  const w = new W.World(cancun)
+  const probe = w.place(new Address(hexToBytes('0x00000000000000000000000000000000000b10c4')), BLOCKHASH_PROBE)
+  const number = 20_000_000n
+  // Recent blocks, the current one, one too old, and some senders asking for the same block.
+  const asked = [1n, 2n, 3n, 100n, 256n, 257n, 0n, 1n, 3n, 42n].map((back) => number - back)
+  const txs = asked.map((n, i) => {
+    w.fund(i)
+    return w.tx(i, { to: probe, data: setLengthLeft(bigIntToBytes(n), 32), gasLimit: 100_000n })
+  })
+  const block = w.block(txs, { number })
+  const hashOf = (n: bigint | number) => keccak_256(bigIntToBytes(BigInt(n) + 7n))
+  const chain = { getBlock: async (n: bigint | number) => ({ hash: () => hashOf(n) }) }
+  const ref = await referenceRun(cancun, w.prestate, block, { ...chain, shallowCopy: () => chain })
+  const e = await executors
+  for (const [label, executor, strategy] of allStrategies(e)) {
+    const r = await executor.runBlock({ block, prestate: w.prestate, blockchain: chain, skipBlockValidation: true, generate: true, strategy })
+    t.deepEqual(differences(ref.result, r), [], label)
+    t.is(bytesToHex(await rootAfterDiff(cancun, w.prestate, r.stateDiff)), bytesToHex(ref.stateRoot), label)
+    const stored = r.stateDiff.storage.get(probe.toString() as `0x${string}`)?.slots
+    t.is(stored?.get(`0x${(number - 42n).toString(16).padStart(64, '0')}` as `0x${string}`), bytesToBigInt(hashOf(number - 42n)), `${label}: a hash from the blockchain, not a zero hash`)
+  }
+  // The blockchain fails on one block number: the transaction asking for it gets a StateReadError.
+  const down = new Error('blockchain database closed')
+  const failing = { getBlock: async (n: bigint | number) => (BigInt(n) === number - 100n ? Promise.reject(down) : { hash: () => hashOf(n) }) }
+  for (const [label, executor, strategy] of strategies(e)) {
+    const err = await t.throwsAsync(executor.runBlock({ block, prestate: w.prestate, blockchain: failing, skipBlockValidation: true, generate: true, strategy }))
+    t.true(err instanceof StateReadError, `${label}: ${String(err)}`)
+    t.is((err as StateReadError).txIndex, 3, label)
+    t.is(err?.cause, down, label)
+    t.regex(err!.message, new RegExp(`the blockchain's getBlock\\(${number - 100n}\\) threw: blockchain database closed`), label)
   }
 })
 

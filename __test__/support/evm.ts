@@ -109,10 +109,10 @@ export interface Reference {
   stateRoot: Uint8Array
 }
 
-/** ethereumjs `runBlock` with its MerkleStateManager: what every strategy must reproduce. */
-export async function referenceRun(common: Common, prestate: Prestate, block: Block): Promise<Reference> {
+/** ethereumjs `runBlock` with its MerkleStateManager (and the given BLOCKHASH source): what every strategy must reproduce. */
+export async function referenceRun(common: Common, prestate: Prestate, block: Block, blockchain?: unknown): Promise<Reference> {
   const sm = await merkleFromPrestate(common, prestate)
-  const vm = await createVM({ common: common.copy(), stateManager: sm })
+  const vm = await createVM({ common: common.copy(), stateManager: sm, ...(blockchain !== undefined ? { blockchain: blockchain as never } : {}) })
   const result = await runBlock(vm, { block, generate: true, skipBlockValidation: true, skipHeaderValidation: true })
   return { result, stateRoot: await sm.getStateRoot() }
 }

@@ -36,7 +36,7 @@ import { appendReceipt } from './receipts.ts'
 import { foreignRules } from './rules.ts'
 import type { EvmBlockPayload, EvmRequest, EvmRunnerOptions } from './runner.ts'
 import { OverlayStateManager } from './state/overlay.ts'
-import { PrestateSource, StateManagerSource, type BaseSource } from './state/sources.ts'
+import { PrestateSource, StateManagerSource, readCaller, type BaseSource } from './state/sources.ts'
 import { postTransactionSteps, preTransactionSteps } from './steps.ts'
 import { encodeTxs, withSender } from './txs.ts'
 import type {
@@ -95,7 +95,7 @@ export class ParallelExecutor implements AsyncDisposable {
     const overlay = new OverlayStateManager(keccak256)
     let executor: ParallelExecutor
     const blockchain = {
-      getBlock: (n: bigint | number) => executor.blockchain?.getBlock(n) ?? Promise.resolve(ZERO_HASH_BLOCK),
+      getBlock: (n: bigint | number) => executor.blockHash(n),
       putBlock: async () => {},
       shallowCopy() {
         return this
@@ -598,10 +598,8 @@ export class ParallelExecutor implements AsyncDisposable {
         nb.loadCode(req.codeHash, code)
         return undefined
       }
-      case 'blockhash': {
-        const b = await (this.blockchain?.getBlock(req.number) ?? ZERO_HASH_BLOCK)
-        return b.hash()
-      }
+      case 'blockhash':
+        return (await this.blockHash(req.number)).hash()
     }
   }
 
@@ -715,6 +713,16 @@ export class ParallelExecutor implements AsyncDisposable {
     }
     this.account(metrics, r.gasUsed, { kind: 'sequential' })
     return { ...r, stateRoot, senders: txs.map((tx) => tx.getSenderAddress()), stateDiff, metrics }
+  }
+
+  /** BLOCKHASH's source: the caller's blockchain (a throw is a `StateReadError`), else zero hashes. */
+  private blockHash(n: bigint | number): Promise<{ hash(): Uint8Array }> {
+    const chain = this.blockchain
+    if (chain === undefined) return Promise.resolve(ZERO_HASH_BLOCK)
+    return readCaller(
+      () => `the blockchain's getBlock(${n})`,
+      () => chain.getBlock(n),
+    )
   }
 
   /** Ends a block with `ExecutorClosedError` once `close()` was called (before anything is committed). */

@@ -198,11 +198,11 @@ export class PrestateSource implements BaseSource {
 export const NONEMPTY_STORAGE_ROOT = keccak256(new TextEncoder().encode('parallel-evm: non-empty storage'))
 
 /**
- * A read of the caller's state manager. Where it throws (or rejects), the block gets a
- * `StateReadError` with the state manager's error as the cause, so that no one takes a
+ * A read of the caller's state manager or blockchain. Where it throws (or rejects), the block
+ * gets a `StateReadError` with the caller's error as the cause, so that no one takes a
  * database failure for an invalid block. `what` names the call, built only on failure.
  */
-function read<T>(what: () => string, call: () => Promise<T>): Promise<T> {
+export function readCaller<T>(what: () => string, call: () => Promise<T>): Promise<T> {
   let p: Promise<T>
   try {
     p = call()
@@ -210,7 +210,7 @@ function read<T>(what: () => string, call: () => Promise<T>): Promise<T> {
     p = Promise.reject(e)
   }
   return p.catch((e: unknown) => {
-    throw new StateReadError(`the state manager's ${what()} threw: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e })
+    throw new StateReadError(`${what()} threw: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e })
   })
 }
 
@@ -229,8 +229,8 @@ export class StateManagerSource implements BaseSource {
     const key = byteKey(address)
     let p = this.accountCache.get(key)
     if (p === undefined) {
-      p = read(
-        () => `getAccount(${hex(address)})`,
+      p = readCaller(
+        () => `the state manager's getAccount(${hex(address)})`,
         () => this.stateManager.getAccount(new Address(address)),
       ).then((a) => (a === undefined ? null : { nonce: a.nonce, balance: a.balance, codeHash: a.codeHash, storageRoot: a.storageRoot }))
       this.accountCache.set(key, p)
@@ -242,8 +242,8 @@ export class StateManagerSource implements BaseSource {
     const key = byteKey(address) + byteKey(slot)
     let p = this.storageCache.get(key)
     if (p === undefined) {
-      p = read(
-        () => `getStorage(${hex(address)}, ${hex(slot)})`,
+      p = readCaller(
+        () => `the state manager's getStorage(${hex(address)}, ${hex(slot)})`,
         () => this.stateManager.getStorage(new Address(address), setLength32(slot)),
       ).then(unpad)
       this.storageCache.set(key, p)
@@ -255,8 +255,8 @@ export class StateManagerSource implements BaseSource {
     const key = byteKey(codeHash)
     let p = this.codeCache.get(key)
     if (p === undefined) {
-      p = read(
-        () => `getCode(${hex(address)})`,
+      p = readCaller(
+        () => `the state manager's getCode(${hex(address)})`,
         () => this.stateManager.getCode(new Address(address)),
       )
       this.codeCache.set(key, p)
