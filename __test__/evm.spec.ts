@@ -22,6 +22,7 @@ import {
   type ParallelRunBlockResult,
   type ProgressEvent,
   type Strategy,
+  WorkerError,
 } from '../ts/index.ts'
 import { loadNative } from '../ts/native.ts'
 import { addressOf, differences, makeBlock, makeCommon, merkleFromPrestate, privateKey, referenceRun, rootAfterDiff } from './support/evm.ts'
@@ -489,6 +490,32 @@ test('BLOCKHASH reads the caller\'s blockchain under every strategy as in ethere
     t.is((err as StateReadError).txIndex, 3, label)
     t.is(err?.cause, down, label)
     t.regex(err!.message, new RegExp(`the blockchain's getBlock\\(${number - 100n}\\) threw: blockchain database closed`), label)
+  }
+})
+
+// Skipped under the pure-JS fallback, which has no workers.
+;(native ? test : test.skip)('a worker that dies during a block: WorkerError, nothing written, and the next block runs on a new worker', async (t) => {
+  const wl = await W.erc20Transfers(200, 'distinct')
+  const ref = await referenceRun(wl.common, wl.prestate, wl.block)
+  const executor = await ParallelExecutor.create({ threads: 2, strategy: { kind: 'optimistic' } })
+  try {
+    const sm = await merkleFromPrestate(wl.common, wl.prestate)
+    const before = bytesToHex(await sm.getStateRoot())
+    // A worker crash, as an out-of-memory kill would end it: terminated mid-block (the pool is internal).
+    const pool = (await (executor as unknown as { workers(): Promise<{ slots: { worker: { terminate(): Promise<number> } }[] }> }).workers())
+    const h = hooked(sm, 'getStorage', (call) => {
+      if (call === 10) void pool.slots[1].worker.terminate()
+    })
+    await t.throwsAsync(executor.runBlock({ block: wl.block, stateManager: sm, skipBlockValidation: true, generate: true }), { instanceOf: WorkerError, message: /worker exited/ })
+    h.restore()
+    t.is(bytesToHex(await sm.getStateRoot()), before, 'nothing written')
+    const r = await executor.runBlock({ block: wl.block, stateManager: sm, skipBlockValidation: true, generate: true })
+    t.deepEqual(differences(ref.result, r), [])
+    t.is(bytesToHex(await sm.getStateRoot()), bytesToHex(ref.stateRoot))
+    t.is(r.metrics.strategy, 'optimistic')
+    t.is(r.metrics.threads, 2, 'both workers ran the next block')
+  } finally {
+    await executor.close()
   }
 })
 

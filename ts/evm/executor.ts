@@ -461,8 +461,8 @@ export class ParallelExecutor implements AsyncDisposable {
       senders: plan.senders !== undefined ? packSenders(plan.senders) : undefined,
     }
     let run: BlockRun
-    // The first read of the caller's state manager that threw, kept with its cause (a worker
-    // sees only its message and code).
+    // The first read of the caller's state manager or blockchain that threw, kept with its
+    // cause: a worker sees only its message and code, and fails the transaction that read.
     let readFailure: StateReadError | undefined
     try {
       run = await pool.run({
@@ -493,8 +493,6 @@ export class ParallelExecutor implements AsyncDisposable {
     }
     if (run.haltReason !== undefined) {
       this.stopIfClosed()
-      // A worker whose base-value load failed stops the block: the read, not the worker, failed.
-      if (readFailure !== undefined && run.haltReason.includes(readFailure.message)) throw new StateReadError(readFailure.message, undefined, { cause: readFailure.cause })
       if (!run.haltReason.startsWith('engine:')) throw new WorkerError(`parallel run halted: ${run.haltReason}`)
       // A broken engine invariant: never a wrong answer, run the block again sequentially.
       const outcomes = await this.executeSequential(opts, plan.senders, () => {})
