@@ -6,7 +6,7 @@
  * (`npm run test:fallback`).
  */
 import { Block, createBlock, genTransactionsTrieRoot, paramsBlock } from '@ethereumjs/block'
-import { Common, Hardfork, Mainnet } from '@ethereumjs/common'
+import { Common, createCustomCommon, Hardfork, Mainnet } from '@ethereumjs/common'
 import { createTx, paramsTx } from '@ethereumjs/tx'
 import { createVM, runBlock } from '@ethereumjs/vm'
 import { Address, bigIntToBytes, bytesToBigInt, bytesToHex, hexToBytes, privateToPublic, setLengthLeft } from '@ethereumjs/util'
@@ -514,6 +514,36 @@ test('BLOCKHASH reads the caller\'s blockchain under every strategy as in ethere
     t.is(bytesToHex(await sm.getStateRoot()), bytesToHex(ref.stateRoot))
     t.is(r.metrics.strategy, 'optimistic')
     t.is(r.metrics.threads, 2, 'both workers ran the next block')
+  } finally {
+    await executor.close()
+  }
+})
+
+test('a custom chain (chain id 1337, as test chains run): CHAINID and EIP-155 signatures under every strategy equal ethereumjs runBlock; another chain\'s block is refused', async (t) => {
+  const common = createCustomCommon({ chainId: 1337, name: 'testchain' }, Mainnet, { hardfork: Hardfork.Cancun })
+  const w = new W.World(common)
+  const probe = w.place(new Address(hexToBytes('0x00000000000000000000000000000000000c4a1d')), '0x4660005500') // CHAINID PUSH1 0 SSTORE STOP
+  const txs = Array.from({ length: 24 }, (_, i) => {
+    w.fund(i)
+    return w.tx(i, { to: i % 3 === 0 ? probe : new Address(new Uint8Array(20).fill(i + 1)), value: 5n, gasLimit: 60_000n, type: ([0, 1, 2] as const)[i % 3] })
+  })
+  const block = w.block(txs)
+  t.is(txs[0].common.chainId(), 1337n)
+  const ref = await referenceRun(common, w.prestate, block)
+  const executor = await ParallelExecutor.create({ common, threads: 2, strategy: { kind: 'optimistic' } })
+  try {
+    for (const strategy of [{ kind: 'sequential' }, { kind: 'optimistic' }, { kind: 'dependency' }, { kind: 'sharded' }, { kind: 'adaptive' }] as const) {
+      const r = await executor.runBlock({ block, prestate: w.prestate, skipBlockValidation: true, generate: true, strategy })
+      t.deepEqual(differences(ref.result, r), [], strategy.kind)
+      t.is(bytesToHex(await rootAfterDiff(common, w.prestate, r.stateDiff)), bytesToHex(ref.stateRoot), strategy.kind)
+      t.is(r.stateDiff.storage.get(probe.toString() as `0x${string}`)?.slots.get(`0x${'00'.repeat(32)}`), 1337n, `${strategy.kind}: CHAINID`)
+      if (native && strategy.kind !== 'sequential' && strategy.kind !== 'adaptive') t.is(r.metrics.strategy, strategy.kind, `${strategy.kind} ran in parallel`)
+    }
+    // A mainnet block given to this executor, and this chain's block given to a mainnet one.
+    const mainnet = await W.ethTransfers(4)
+    await t.throwsAsync(executor.runBlock({ block: mainnet.block, prestate: mainnet.prestate, skipBlockValidation: true, generate: true }), { instanceOf: InvalidInputError, message: /chain 1, the executor for chain 1337/ })
+    const e = await executors
+    await t.throwsAsync(e.sequential.runBlock({ block, prestate: w.prestate, skipBlockValidation: true, generate: true }), { instanceOf: InvalidInputError, message: /chain 1337, the executor for chain 1\b/ })
   } finally {
     await executor.close()
   }
