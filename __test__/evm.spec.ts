@@ -61,6 +61,8 @@ const WORKLOADS: [string, () => Promise<W.Workload>][] = [
   ['BALANCE(coinbase), coinbase as sender and recipient', () => W.coinbaseTraffic(30)],
   ['legacy, 2930, 1559, 4844 and 7702 transactions (Prague)', () => W.txTypes(25)],
   ['legacy, 2930, 1559 and 4844 transactions (Cancun)', () => W.txTypes(20, Hardfork.Cancun)],
+  ['legacy, 2930, 1559, 4844 and 7702 transactions (Osaka)', () => W.txTypes(20, Hardfork.Osaka)],
+  ['CLZ, P256VERIFY and MODEXP (Osaka)', () => W.osakaOpcodes(24)],
   ['sponsored EIP-7702 delegations, authorities sending right behind', () => W.delegations(12)],
   ['withdrawals after the transactions (EIP-4895)', () => W.withdrawals(16)],
   ['proof-of-work miner and uncle rewards (London)', () => W.powRewards(16)],

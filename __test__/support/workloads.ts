@@ -21,6 +21,7 @@ import {
   type TypedTransaction,
 } from '@ethereumjs/tx'
 import { Address, bytesToHex, concatBytes, createContractAddress, eoaCode7702SignAuthorization, hexToBytes, setLengthLeft } from '@ethereumjs/util'
+import { p256 } from '@noble/curves/nist.js'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 
 import { ParallelExecutor, type Prestate, type StateDiff } from '../../ts/index.ts'
@@ -531,4 +532,39 @@ export async function txTypes(n: number, hardfork: Hardfork = Hardfork.Prague): 
     return w.tx(i, { type, to: i % 2 === 0 ? counter : recipient(i), data: i % 2 === 0 ? calldata('increment()') : undefined, value: i % 2 === 0 ? 0n : 5n, gasLimit: 100_000n })
   })
   return { name: `tx-types-${hardfork}-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs, { number: 23_000_000n, timestamp: 1_760_000_000n }) }
+}
+
+/**
+ * Osaka's new execution rules in one probe contract, called by every other transaction: CLZ
+ * (EIP-7939) of the call data's first word into slot 0; P256VERIFY (EIP-7951, 0x100) of the
+ * next 160 bytes, its success into slot 1 and its output into slot 2 (a valid signature on
+ * even calls, a wrong one on the others); MODEXP (0x05, priced by EIP-7883) of 3^5 mod 7 into
+ * slot 3. The others are plain transfers.
+ */
+export async function osakaOpcodes(n: number): Promise<Workload> {
+  const w = world(Hardfork.Osaka)
+  const code = [
+    '600035', '1e', '600055', // PUSH1 0 CALLDATALOAD CLZ PUSH1 0 SSTORE
+    '60a0', '6020', '6000', '37', // CALLDATACOPY(mem 0, calldata 32, 160)
+    '6020', '60a0', '60a0', '6000', '610100', '5a', 'fa', // STATICCALL(gas, 0x100, mem 0..160, out 0xa0..0xc0)
+    '600155', '60a051', '600255', // SSTORE(1, success) SSTORE(2, MLOAD(0xa0))
+    '6001610100', '52', '6001610120', '52', '6001610140', '52', // lengths of base, exponent, modulus: 1 byte each
+    '6003610160', '53', '6005610161', '53', '6007610162', '53', // 3, 5, 7
+    '6020', '610180', '6063', '610100', '6005', '5a', 'fa', '50', // STATICCALL(gas, 0x05, mem 0x100..0x163, out 0x180), POP
+    '61018051', '600355', '00', // SSTORE(3, MLOAD(0x180)) STOP
+  ].join('')
+  const probe = w.place(recipient(0x05a4a), `0x${code}`)
+  const signer = p256.utils.randomSecretKey(Uint8Array.from({ length: 48 }, (_, i) => i + 1))
+  const publicKey = p256.getPublicKey(signer, false).slice(1)
+  const txs = Array.from({ length: n }, (_, i) => {
+    w.fund(i)
+    if (i % 2 === 1) return w.tx(i, { to: recipient(i), value: 7n, gasLimit: 21_000n })
+    const word = new Uint8Array(32)
+    word[(i * 3) % 32] = 1 << i % 8
+    const hash = keccak_256(Uint8Array.from([i]))
+    const signature = p256.sign(hash, signer, { prehash: false, lowS: false })
+    if (i % 4 === 2) signature[5] ^= 1
+    return w.tx(i, { to: probe, data: concatBytes(word, hash, signature, publicKey), gasLimit: 300_000n, type: i % 3 === 0 ? 0 : 2 })
+  })
+  return { name: `osaka-opcodes-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs, { number: 24_000_000n, timestamp: 1_770_000_000n }) }
 }
