@@ -5,6 +5,9 @@
  * bloom, receipts root and the post-state root. Run as well with the pure-JS fallback forced
  * (`npm run test:fallback`).
  */
+import { execFile, type ExecFileException } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
 import { Block, createBlock, genTransactionsTrieRoot, paramsBlock } from '@ethereumjs/block'
 import { Common, createCustomCommon, Hardfork, Mainnet } from '@ethereumjs/common'
 import { createTx, paramsTx } from '@ethereumjs/tx'
@@ -549,6 +552,15 @@ test('a custom chain (chain id 1337, as test chains run): CHAINID and EIP-155 si
   } finally {
     await executor.close()
   }
+})
+
+test('a script that never calls close() still exits once its blocks are done (idle workers do not hold the process)', async (t) => {
+  const script = fileURLToPath(new URL('./fixtures/no-close.ts', import.meta.url))
+  const child = await new Promise<{ error: ExecFileException | null; stdout: string; stderr: string }>((resolve) =>
+    execFile(process.execPath, ['--import', 'tsx', script], { timeout: 90_000 }, (error, stdout, stderr) => resolve({ error, stdout, stderr })),
+  )
+  t.is(child.error, null, `the process did not exit by itself with status 0 within 90 s: ${String(child.error)}\n${child.stderr}`)
+  t.regex(child.stdout, native ? /ran 40 transactions: optimistic/ : /ran 40 transactions: sequential/)
 })
 
 test('close() during a block: it and the blocks queued behind it reject with ExecutorClosedError, and nothing is written', async (t) => {

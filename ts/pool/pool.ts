@@ -149,6 +149,8 @@ export class WorkerPool {
         if (m.type === 'ready') {
           slot.onMessage = undefined
           slot.onExit = undefined
+          // An idle worker does not keep the process alive (see `runNow` and `close`).
+          worker.unref()
           resolve(slot)
         } else if (m.type === 'init-failed') {
           slot.onExit = undefined
@@ -182,9 +184,12 @@ export class WorkerPool {
       shards: req.shards !== undefined ? { shardOf: req.shards.shardOf, count: req.shards.count, workers: count } : undefined,
     })
     this.activeBlock = block
+    const participants = this.slots.slice(0, count)
+    // Workers are referenced only while a block or `close` waits on them: idle between blocks,
+    // they let the process exit when the caller's own work is done, even without `close()`.
+    for (const slot of participants) slot.worker.ref()
     try {
       req.prepare?.(block)
-      const participants = this.slots.slice(0, count)
       // Serialized once, shared by every worker (not cloned once per worker).
       const serialized = serialize(req.payload)
       const payload = new SharedArrayBuffer(serialized.length)
@@ -247,6 +252,7 @@ export class WorkerPool {
     } finally {
       this.activeBlock = undefined
       block.close()
+      for (const slot of participants) slot.worker.unref()
     }
   }
 
@@ -281,6 +287,7 @@ export class WorkerPool {
       await Promise.all(
         this.slots.map(async (slot) => {
           if (!slot.alive) return
+          slot.worker.ref()
           slot.worker.postMessage({ type: 'close' } satisfies ToWorker)
           const timer = setTimeout(() => void slot.worker.terminate(), timeoutMs)
           await slot.exited
