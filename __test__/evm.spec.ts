@@ -464,6 +464,33 @@ test('a state manager that throws on a read: a StateReadError at its transaction
 /** A BLOCKHASH probe: stores BLOCKHASH(n) at slot n, n being the call data's first word. */
 const BLOCKHASH_PROBE = '0x60003580409055' + '00' // PUSH1 0 CALLDATALOAD DUP1 BLOCKHASH SWAP1 SSTORE STOP
 
+test('a state manager that returns code not matching the account\'s code hash: a StateReadError on every path, nothing written', async (t) => {
+  const wl = await W.erc20Transfers(12, 'distinct')
+  for (const [label, options] of [
+    ['sequential', { threads: 1, strategy: { kind: 'sequential' } }],
+    ['optimistic x2', { threads: 2, strategy: { kind: 'optimistic' } }],
+  ] as const) {
+    // Fresh executors: code is cached by its hash across blocks, so a warm one may never ask.
+    const executor = await ParallelExecutor.create(options)
+    try {
+      const sm = await merkleFromPrestate(wl.common, wl.prestate)
+      const before = bytesToHex(await sm.getStateRoot())
+      const getCode = sm.getCode.bind(sm)
+      sm.getCode = async (a) => {
+        const code = await getCode(a)
+        return code.length === 0 ? code : Uint8Array.from([...code.subarray(0, -1), code[code.length - 1] ^ 1])
+      }
+      const err = await t.throwsAsync(executor.runBlock({ block: wl.block, stateManager: sm, skipBlockValidation: true, generate: true }))
+      t.true(err instanceof StateReadError, `${label}: ${String(err)}`)
+      t.regex(err!.message, /getCode\(0x[0-9a-f]{40}\) returned code whose hash is 0x[0-9a-f]{64}, not the account's code hash/, label)
+      t.is(typeof (err as StateReadError).txIndex, 'number', label)
+      t.is(bytesToHex(await sm.getStateRoot()), before, `${label}: nothing written`)
+    } finally {
+      await executor.close()
+    }
+  }
+})
+
 test('BLOCKHASH reads the caller\'s blockchain under every strategy as in ethereumjs runBlock; a blockchain that throws is a StateReadError', async (t) => {
   const w = new W.World(cancun)
   const probe = w.place(new Address(hexToBytes('0x00000000000000000000000000000000000b10c4')), BLOCKHASH_PROBE)

@@ -591,8 +591,8 @@ export class ParallelExecutor implements AsyncDisposable {
         return undefined
       }
       case 'code': {
+        // A prestate's code was hashed when it was read, a state manager's is checked on reading.
         const code = await this.overlay.base.code(req.address, req.codeHash)
-        if (!bytesEqual(keccak256(code), req.codeHash)) throw new InvalidInputError('the state manager returned code that does not match its hash')
         nb.loadCode(req.codeHash, code)
         return undefined
       }

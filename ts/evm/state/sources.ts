@@ -258,7 +258,15 @@ export class StateManagerSource implements BaseSource {
       p = readCaller(
         () => `the state manager's getCode(${hex(address)})`,
         () => this.stateManager.getCode(new Address(address)),
-      )
+      ).then((code) => {
+        // Code is looked up by its hash: code that does not hash to it would run as another
+        // contract's, so the read fails instead (on the calling thread and for the workers alike).
+        const got = keccak256(code)
+        if (!bytesEqual(got, codeHash)) {
+          throw new StateReadError(`the state manager's getCode(${hex(address)}) returned code whose hash is ${hex(got)}, not the account's code hash ${hex(codeHash)}`)
+        }
+        return code
+      })
       this.codeCache.set(key, p)
     }
     return p
