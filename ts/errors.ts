@@ -47,10 +47,11 @@ export class InvalidBlockError extends ParallelEvmError {
 }
 
 /**
- * Reading the caller's state manager threw (a missing trie node, a database error): the block
+ * Reading the caller's state manager or blockchain failed: a read threw (a missing trie node, a
+ * database error), or code came back that does not hash to the account's code hash. The block
  * was not judged, so it is not an `InvalidBlockError`, and nothing was written. `cause` is the
- * state manager's own error; `txIndex` the transaction whose execution needed the value, where
- * known (reads before or after the transactions have none).
+ * caller's own error where one was thrown; `txIndex` the transaction whose execution needed
+ * the value, where known (reads before or after the transactions have none).
  */
 export class StateReadError extends ParallelEvmError {
   readonly txIndex: number | undefined
