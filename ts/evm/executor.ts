@@ -754,10 +754,8 @@ export class ParallelExecutor implements AsyncDisposable {
  * `StateReadError` (the block was not judged), anything else makes the block invalid.
  */
 function txFailure(e: unknown, txIndex: number | undefined): ParallelEvmError {
-  let c: unknown = e
-  for (let depth = 0; depth < 8 && c instanceof Error; depth++, c = c.cause) {
-    if (c instanceof StateReadError) return new StateReadError(c.message, txIndex, { cause: c.cause })
-  }
+  // ethereumjs's runTx and runBlock rethrow what they caught, unwrapped.
+  if (e instanceof StateReadError) return new StateReadError(e.message, txIndex, { cause: e.cause })
   return new InvalidBlockError((e as Error).message, txIndex, { cause: e })
 }
 

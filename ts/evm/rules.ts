@@ -1,9 +1,4 @@
-/**
- * What the workers can reproduce of a block. A worker rebuilds the header and every
- * transaction from their bytes with its own Common; ethereumjs keeps the caller's objects,
- * each with its own Common. Where the two would resolve different rules, the block must run
- * sequentially on the objects as given.
- */
+/** What the workers can reproduce of a block (see `foreignRules`). */
 import { paramsBlock, type Block } from '@ethereumjs/block'
 import { Common } from '@ethereumjs/common'
 import { paramsEVM } from '@ethereumjs/evm'

@@ -6,7 +6,7 @@ import type { StateManagerInterface } from '@ethereumjs/common'
 import { Address } from '@ethereumjs/util'
 
 import { InvalidInputError, StateReadError } from '../../errors.ts'
-import { EMPTY_BYTES, EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT, byteKey, bytesEqual, hexBytes, setLength32, unpad } from '../bytes.ts'
+import { EMPTY_BYTES, EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT, byteKey, bytesEqual, hexBytes, setLength32, toHex, unpad } from '../bytes.ts'
 import { keccak256 } from '../crypto.ts'
 import type { Fields } from './journaled.ts'
 
@@ -214,8 +214,6 @@ export function readCaller<T>(what: () => string, call: () => Promise<T>): Promi
   })
 }
 
-const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`
-
 /** Reads through to a caller's state manager, each location once per block. */
 export class StateManagerSource implements BaseSource {
   readonly complete = false
@@ -230,7 +228,7 @@ export class StateManagerSource implements BaseSource {
     let p = this.accountCache.get(key)
     if (p === undefined) {
       p = readCaller(
-        () => `the state manager's getAccount(${hex(address)})`,
+        () => `the state manager's getAccount(${toHex(address)})`,
         () => this.stateManager.getAccount(new Address(address)),
       ).then((a) => (a === undefined ? null : { nonce: a.nonce, balance: a.balance, codeHash: a.codeHash, storageRoot: a.storageRoot }))
       this.accountCache.set(key, p)
@@ -243,7 +241,7 @@ export class StateManagerSource implements BaseSource {
     let p = this.storageCache.get(key)
     if (p === undefined) {
       p = readCaller(
-        () => `the state manager's getStorage(${hex(address)}, ${hex(slot)})`,
+        () => `the state manager's getStorage(${toHex(address)}, ${toHex(slot)})`,
         () => this.stateManager.getStorage(new Address(address), setLength32(slot)),
       ).then(unpad)
       this.storageCache.set(key, p)
@@ -256,14 +254,14 @@ export class StateManagerSource implements BaseSource {
     let p = this.codeCache.get(key)
     if (p === undefined) {
       p = readCaller(
-        () => `the state manager's getCode(${hex(address)})`,
+        () => `the state manager's getCode(${toHex(address)})`,
         () => this.stateManager.getCode(new Address(address)),
       ).then((code) => {
         // Code is looked up by its hash: code that does not hash to it would run as another
         // contract's, so the read fails instead (on the calling thread and for the workers alike).
         const got = keccak256(code)
         if (!bytesEqual(got, codeHash)) {
-          throw new StateReadError(`the state manager's getCode(${hex(address)}) returned code whose hash is ${hex(got)}, not the account's code hash ${hex(codeHash)}`)
+          throw new StateReadError(`the state manager's getCode(${toHex(address)}) returned code whose hash is ${toHex(got)}, not the account's code hash ${toHex(codeHash)}`)
         }
         return code
       })
