@@ -62,5 +62,12 @@ if [ -e node_modules/parallel-evm/binding/parallel-evm."$platform".node ]; then
 fi
 
 node smoke.mjs
+# CommonJS: `require` of an ES module works where Node supports it (20.19+, 22.12+).
+if [ "$(node -p 'process.features.require_module === true')" = true ]; then
+  node -e "const m = require('parallel-evm'); if (typeof m.ParallelExecutor !== 'function') { console.error('require: no ParallelExecutor'); process.exit(1) }"
+  echo "test:pack: require('parallel-evm') works from CommonJS"
+else
+  echo "test:pack: skipped the CommonJS check: this Node ($(node -v)) cannot require an ES module"
+fi
 npx tsc -p tsconfig.json
 echo "test:pack: a consumer's TypeScript compiles against the installed types"
