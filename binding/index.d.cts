@@ -22,6 +22,11 @@ export declare class NativeBlock {
   code(hash: Uint8Array): Buffer | null
   stats(): NativeRunStats
   /**
+   * Transactions executed so far while the block runs (see `Run::executed`): in a
+   * parallel run the count can fall when a validation re-opens a transaction.
+   */
+  executed(): number
+  /**
    * The dependency graph of a finished parallel run, flattened: for transaction `i`, its
    * direct predecessors are `preds[offsets[i]..offsets[i + 1]]`. `null` for sequential runs.
    */

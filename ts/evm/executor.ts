@@ -207,7 +207,7 @@ export class ParallelExecutor implements AsyncDisposable {
       }
       metrics = sequentialMetrics(outcomes.length, failures(outcomes))
     } else if (plan.strategy.kind !== 'sequential') {
-      const r = await this.executeParallel(opts, plan, source)
+      const r = await this.executeParallel(opts, plan, source, (done) => opts.onProgress?.({ phase: 'execute', elapsedMs: performance.now() - started, done, total: block.transactions.length }))
       outcomes = r.outcomes
       metrics = r.metrics
     } else {
@@ -363,6 +363,10 @@ export class ParallelExecutor implements AsyncDisposable {
       throw new InvalidInputError('root is not supported: give the state as a prestate, or a stateManager already set to that root')
     }
     if (foreign.reportPreimages !== undefined && foreign.reportPreimages !== false) throw new InvalidInputError('reportPreimages is not supported')
+    const every: unknown = opts.progressIntervalMs
+    if (every !== undefined && (typeof every !== 'number' || !(every > 0) || !Number.isFinite(every))) {
+      throw new InvalidInputError(`progressIntervalMs must be a positive number of milliseconds, not ${String(every)}`)
+    }
     const bal: unknown = opts.blockAccessList
     if (bal !== undefined && (bal === null || typeof bal !== 'object')) {
       throw new InvalidInputError('blockAccessList must be a BlockLevelAccessList, its RLP bytes, or its JSON form')
@@ -444,6 +448,7 @@ export class ParallelExecutor implements AsyncDisposable {
     opts: RunBlockOptions,
     plan: Plan,
     source: BaseSource,
+    progress: (done: number) => void,
   ): Promise<{ outcomes: TxOutcome[]; metrics: Omit<ExecutionMetrics, 'timings'> }> {
     const { block } = opts
     const strategy = plan.strategy as Exclude<FixedStrategy, { kind: 'sequential' }>
@@ -464,6 +469,23 @@ export class ParallelExecutor implements AsyncDisposable {
     // The first read of the caller's state manager or blockchain that threw, kept with its
     // cause: a worker sees only its message and code, and fails the transaction that read.
     let readFailure: StateReadError | undefined
+    // Progress while the workers run: the engine's count of executed transactions, read from
+    // this thread on a timer. A callback that throws halts the block, which then rejects with
+    // its error (below) before anything is written.
+    let progressFailure: { error: unknown } | undefined
+    const ticker =
+      opts.onProgress === undefined
+        ? undefined
+        : setInterval(() => {
+            const nb = this.activeBlock
+            if (nb === undefined || progressFailure !== undefined) return
+            try {
+              progress(nb.executed())
+            } catch (error) {
+              progressFailure = { error }
+              nb.halt('the onProgress callback threw')
+            }
+          }, opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS).unref()
     try {
       run = await pool.run({
         txCount: n,
@@ -489,8 +511,10 @@ export class ParallelExecutor implements AsyncDisposable {
       const outcomes = await this.executeSequential(opts, plan.senders, () => {})
       return { outcomes, metrics: { ...sequentialMetrics(outcomes.length, failures(outcomes)), fallbackReason: `engine: ${e.message}` } }
     } finally {
+      clearInterval(ticker)
       this.activeBlock = undefined
     }
+    if (progressFailure !== undefined) throw progressFailure.error
     if (run.haltReason !== undefined) {
       this.stopIfClosed()
       if (!run.haltReason.startsWith('engine:')) throw new WorkerError(`parallel run halted: ${run.haltReason}`)
@@ -826,6 +850,9 @@ function warnSlowEvm(): void {
       : `@ethereumjs/evm ${v ?? '(version unknown)'} is not ${FAST_LOOP_EVM}, the version`
   process.emitWarning(`parallel-evm: ${what} our faster interpreter loop was written from; ethereumjs's own loop runs instead (the same results, slower)`)
 }
+
+/** `RunBlockOptions.progressIntervalMs`'s default. */
+const PROGRESS_INTERVAL_MS = 100
 
 const ONE_SHARD = 'sharded: every transaction falls into one shard (one sender, or calls remembered as conflicting), so the block runs sequentially'
 

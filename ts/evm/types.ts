@@ -153,7 +153,11 @@ export interface ProgressEvent {
   phase: Phase
   /** Milliseconds since `runBlock` started. */
   elapsedMs: number
-  /** Transactions executed so far (sequential execution reports as it goes). */
+  /**
+   * Transactions executed so far, in `execute` events during the phase: sequential execution
+   * counts them in order; on the worker threads it is those executed at that moment, which
+   * can fall when a conflict sends one back to run again.
+   */
   done?: number
   total?: number
 }
@@ -217,12 +221,21 @@ export interface RunBlockOptions {
   strategy?: Strategy
   /**
    * Called as each phase ends (`validate` to `commit`; only `validate` for the blocks that take
-   * ethereumjs's own `runBlock`), and every 256 transactions while a block runs sequentially.
+   * ethereumjs's own `runBlock`), every 256 transactions while a block runs sequentially, and
+   * every `progressIntervalMs` while a block runs on the worker threads (`done` is then the
+   * transactions executed at that moment: it can fall when a conflict sends one back).
    * An exception it throws rejects `runBlock` with that exception and leaves the caller's
    * state as it was: the `commit` event comes once the new state root is known, before the
    * caller's state manager commits it.
    */
   onProgress?: (event: ProgressEvent) => void
+  /**
+   * How often, in milliseconds, `onProgress` hears from a block running on the worker threads.
+   * A timer on the calling thread reads the engine's count: while that thread is kept busy by
+   * other work, events come later or not at all.
+   * @default 100
+   */
+  progressIntervalMs?: number
 }
 
 export interface ExecutionMetrics {

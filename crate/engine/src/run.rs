@@ -119,6 +119,10 @@ pub trait Run: Send + Sync {
     /// The final value of every written location (after `Done`).
     fn snapshot(&self) -> Result<Vec<(Location, FinalValue)>, Fallback>;
     fn stats(&self) -> RunStats;
+    /// Transactions executed so far, for progress reports while the run goes on: in a
+    /// parallel run those whose latest incarnation has finished (the count can fall when a
+    /// validation re-opens one), in a sequential run those finished in order.
+    fn executed(&self) -> usize;
     /// Per transaction, the lower transactions it depends on (see `MvMemory::dependencies`);
     /// `None` where the run keeps no versions (sequential). After `Done`.
     fn dependency_graph(&self) -> Option<Vec<Vec<TxIndex>>> {
@@ -505,6 +509,10 @@ impl Run for ParallelRun {
         s
     }
 
+    fn executed(&self) -> usize {
+        self.scheduler.executed_count()
+    }
+
     fn approx_bytes(&self) -> usize {
         // Scheduler: a status word and a dependency list per transaction.
         self.memory.approx_bytes() + self.block_size() * (8 + std::mem::size_of::<Mutex<Vec<TxIndex>>>())
@@ -718,5 +726,9 @@ impl Run for SequentialRun {
 
     fn stats(&self) -> RunStats {
         self.counters.snapshot(self.block_size)
+    }
+
+    fn executed(&self) -> usize {
+        self.state.lock().next_tx
     }
 }

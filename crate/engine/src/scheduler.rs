@@ -275,6 +275,13 @@ impl Scheduler {
         self.done_marker.load(Ordering::Acquire)
     }
 
+    /// Transactions whose latest incarnation has finished executing, counted now: a progress
+    /// figure for observers while the block runs. Each status is read on its own (no
+    /// snapshot), and the count can fall: a failed validation sends a transaction back.
+    pub fn executed_count(&self) -> usize {
+        self.status.iter().filter(|s| unpack(s.load(Ordering::Relaxed)).1 == EXECUTED).count()
+    }
+
     /// Wakes every parked thread (used when the block is halted from outside).
     pub fn wake_all(&self) {
         let _g = self.idle.lock.lock();

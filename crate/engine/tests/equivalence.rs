@@ -473,3 +473,50 @@ fn dependency_graph_follows_the_values_read() {
     assert_eq!(idx(&g[2]), Vec::<u32>::new());
     assert_eq!(idx(&g[5]), vec![3, 4]);
 }
+
+#[test]
+fn executed_counts_progress_and_falls_when_a_validation_reopens_a_transaction() {
+    use parallel_evm_engine::{ParallelRun, Run, SequentialRun, Step, WorkerCtx};
+    let slot0 = Location::Storage(addr(1), slot(0));
+    let rmw = |run: &dyn Run, w: &mut WorkerCtx| {
+        let Value::Storage(x) = run.read(w, &slot0).unwrap() else { panic!() };
+        vec![(slot0, WriteOp::Set(Value::Storage(x + U256::from(1u8))))]
+    };
+    let execute = |step: Step| match step {
+        Step::Execute(v) => v,
+        other => panic!("expected an execution, got {other:?}"),
+    };
+    // Two read-modify-writes of one slot on two workers driven by hand: tx1 reads before tx0
+    // writes, so tx1's validation fails once tx0 finishes, and tx1 runs again.
+    let run = ParallelRun::new(2, Arc::new(MapBase::default()), None);
+    let (mut a, mut b) = (WorkerCtx::default(), WorkerCtx::default());
+    assert_eq!(run.executed(), 0);
+    assert_eq!(execute(run.next(&mut a)).tx.0, 0);
+    assert_eq!(execute(run.next(&mut b)).tx.0, 1);
+    let writes = rmw(&run, &mut b);
+    run.finish(&mut b, writes);
+    assert_eq!(run.executed(), 1, "tx1 executed, tx0 still running");
+    let writes = rmw(&run, &mut a);
+    run.finish(&mut a, writes);
+    assert_eq!(run.executed(), 2);
+    let again = execute(run.next(&mut a));
+    assert_eq!((again.tx.0, again.incarnation.0), (1, 1), "tx1 re-executes after its failed validation");
+    assert_eq!(run.executed(), 1, "the re-opened transaction no longer counts");
+    let writes = rmw(&run, &mut a);
+    run.finish(&mut a, writes);
+    assert_eq!(run.executed(), 2);
+    while let Step::Execute(_) = run.next(&mut a) {
+        panic!("nothing left to execute");
+    }
+    assert_eq!(run.executed(), 2);
+
+    let seq = SequentialRun::new(3, Arc::new(MapBase::default()));
+    let mut w = WorkerCtx::default();
+    for i in 0..3 {
+        assert_eq!(seq.executed(), i);
+        execute(seq.next(&mut w));
+        let writes = rmw(&seq, &mut w);
+        seq.finish(&mut w, writes);
+    }
+    assert_eq!(seq.executed(), 3);
+}

@@ -168,6 +168,13 @@ impl NativeBlock {
         }
     }
 
+    /// Transactions executed so far while the block runs (see `Run::executed`): in a
+    /// parallel run the count can fall when a validation re-opens a transaction.
+    #[napi(catch_unwind)]
+    pub fn executed(&self) -> u32 {
+        self.session.run.executed() as u32
+    }
+
     /// The dependency graph of a finished parallel run, flattened: for transaction `i`, its
     /// direct predecessors are `preds[offsets[i]..offsets[i + 1]]`. `null` for sequential runs.
     #[napi(catch_unwind)]
