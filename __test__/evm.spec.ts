@@ -598,6 +598,39 @@ test('a custom chain (chain id 1337, as test chains run): CHAINID and EIP-155 si
   }
 })
 
+test('an executor Common built with its own params: every strategy equals ethereumjs runBlock, which replaces them with its defaults', async (t) => {
+  // Gas parameters a caller might set for a test chain. ethereumjs's createVM (through
+  // createEVM) and every transaction constructor merge their own defaults over a Common's
+  // params, so same-named values never reach execution there; the executor must agree.
+  const custom = () =>
+    new Common({ chain: Mainnet, hardfork: Hardfork.Cancun, params: { 1: { txGas: 30_000 }, 2929: { coldsloadGas: 5_000, warmstoragereadGas: 500 } } as never })
+  const common = custom()
+  t.is(common.param('coldsloadGas'), 5_000n, 'the Common holds its own value before any library sees it')
+  const w = new W.World(common)
+  // SLOAD slot 0, add 1, SSTORE: a cold then warm slot read per transaction, on one contract.
+  const probe = w.place(new Address(hexToBytes('0x000000000000000000000000000000000000c01d')), '0x600054600101600055')
+  const txs = Array.from({ length: 24 }, (_, i) => {
+    w.fund(i)
+    return w.tx(i, { to: i % 2 === 0 ? probe : new Address(new Uint8Array(20).fill(i + 1)), value: 5n, gasLimit: 80_000n, type: ([0, 2] as const)[i % 2] })
+  })
+  const block = w.block(txs)
+  const ref = await referenceRun(custom(), w.prestate, block)
+  const plain = await referenceRun(makeCommon(Hardfork.Cancun), w.prestate, block)
+  t.is(ref.result.gasUsed, plain.result.gasUsed, 'ethereumjs ran the block with its default gas parameters')
+  const executor = await ParallelExecutor.create({ common, threads: 2, strategy: { kind: 'optimistic' } })
+  try {
+    for (const strategy of [{ kind: 'sequential' }, { kind: 'optimistic' }, { kind: 'dependency' }, { kind: 'sharded' }, { kind: 'adaptive' }] as const) {
+      const r = await executor.runBlock({ block, prestate: w.prestate, skipBlockValidation: true, generate: true, strategy })
+      t.deepEqual(differences(ref.result, r), [], strategy.kind)
+      t.is(bytesToHex(await rootAfterDiff(common, w.prestate, r.stateDiff)), bytesToHex(ref.stateRoot), strategy.kind)
+      if (native && (strategy.kind === 'optimistic' || strategy.kind === 'dependency')) t.is(r.metrics.strategy, strategy.kind, `${strategy.kind} ran in parallel`)
+    }
+  } finally {
+    await executor.close()
+  }
+  t.is(common.param('coldsloadGas'), 5_000n, 'the caller\'s Common keeps its own value')
+})
+
 test('a script that never calls close() still exits once its blocks are done (idle workers do not hold the process)', async (t) => {
   const script = fileURLToPath(new URL('./fixtures/no-close.ts', import.meta.url))
   const child = await new Promise<{ error: ExecFileException | null; stdout: string; stderr: string }>((resolve) =>
