@@ -1,14 +1,16 @@
 /**
  * Where the CPU time of a block goes, by thread (Linux only: reads /proc/self/task).
  *
- *   npx tsx bench/thread-cpu.ts [eth|erc20|uniswap|counter] [strategy] [threads]
+ *   npx tsx bench/thread-cpu.ts [eth|erc20|uniswap|counter] [strategies] [threads]
  *
- * Runs the workload's block 14 times with one executor (the first 4 are warm-up) and prints,
- * per block: its wall time, and the CPU time of the main thread, of as many of the busiest other
- * threads as the blocks had worker threads (taken to be those workers), of every other live thread (V8's platform threads: garbage
- * collection and compilation, libuv's pool), and of threads that exited during the block (the
- * native threads that recover senders live only for that step). Their sum over the wall time is
- * how many cores the block kept busy. Kernel ticks are 10 ms, so these are sums over 10 blocks.
+ * `strategies` is a comma-separated list (default `sequential,optimistic`), each run by its own
+ * executor, round by round in turn: 14 rounds, the first 4 warm-up. Prints, per block: its wall
+ * time, and the CPU time of the main thread, of the block's worker threads (in each block, the
+ * busiest threads other than the main one, as many as the block had workers), of every other
+ * live thread (V8's platform threads: garbage collection and compilation; libuv's pool), and of
+ * threads that exited during the block (the native threads that recover senders live only for
+ * that step). Their sum over the wall time is how many cores the block kept busy. The kernel
+ * counts in 10 ms ticks, so each figure is a mean over the 10 timed blocks.
  */
 import { readFileSync, readdirSync } from 'node:fs'
 
@@ -19,7 +21,7 @@ import { freshBlocks } from './fresh.ts'
 import { idle } from './idle.ts'
 
 const which = process.argv[2] ?? 'eth'
-const kind = (process.argv[3] ?? 'optimistic') as FixedStrategy['kind']
+const kinds = (process.argv[3] ?? 'sequential,optimistic').split(',') as FixedStrategy['kind'][]
 const threads = Number(process.argv[4] ?? 2)
 const wl =
   which === 'eth'
@@ -30,8 +32,6 @@ const wl =
         ? await W.uniswapSwaps(1000, 10)
         : await W.hotCounter(1000)
 const block = freshBlocks(wl)
-const strategy = (kind === 'optimistic' ? { kind, senderOrder: true } : { kind }) as FixedStrategy
-const executor = await ParallelExecutor.create({ common: wl.common, threads, strategy })
 
 /** CPU milliseconds (user + system) of each live thread of this process, by thread id. */
 function perThread(): Map<number, number> {
@@ -52,42 +52,68 @@ const processMs = () => {
   return (u.user + u.system) / 1000
 }
 
-const spent = new Map<number, number>()
-/** Worker threads the blocks ran on (none for blocks run on the calling thread). */
-let workerCount = 0
-let wall = 0
-let total = 0
+interface Tally {
+  wall: number
+  main: number
+  workers: number
+  others: number
+  exited: number
+  workerCount: number
+}
+const runs = await Promise.all(
+  kinds.map(async (kind) => {
+    const strategy = (kind === 'optimistic' ? { kind, senderOrder: true } : { kind }) as FixedStrategy
+    const executor = await ParallelExecutor.create({ common: wl.common, threads, strategy })
+    const tally: Tally = { wall: 0, main: 0, workers: 0, others: 0, exited: 0, workerCount: 0 }
+    return { kind, executor, tally }
+  }),
+)
+
 const ROUNDS = 14
 const WARMUP = 4
 for (let round = 0; round < ROUNDS; round++) {
-  const b = block()
-  await idle()
-  const before = perThread()
-  const cpuBefore = processMs()
-  const t = performance.now()
-  const r = await executor.runBlock({ block: b, prestate: wl.prestate, skipBlockValidation: true, skipHardForkValidation: true, generate: true })
-  const ms = performance.now() - t
-  const cpu = processMs() - cpuBefore
-  const after = perThread()
-  if (round < WARMUP) continue
-  workerCount = Math.max(workerCount, r.metrics.workers?.busyMs.length ?? 0)
-  wall += ms
-  total += cpu
-  for (const [tid, v] of after) spent.set(tid, (spent.get(tid) ?? 0) + v - (before.get(tid) ?? 0))
+  for (const { executor, tally } of runs) {
+    const b = block()
+    await idle()
+    const before = perThread()
+    const cpuBefore = processMs()
+    const t = performance.now()
+    const r = await executor.runBlock({ block: b, prestate: wl.prestate, skipBlockValidation: true, skipHardForkValidation: true, generate: true })
+    const wall = performance.now() - t
+    const cpu = processMs() - cpuBefore
+    const after = perThread()
+    if (round < WARMUP) continue
+    const workerCount = r.metrics.workers?.busyMs.length ?? 0
+    const deltas = [...after].map(([tid, v]) => [tid, v - (before.get(tid) ?? 0)] as const)
+    const main = deltas.find(([tid]) => tid === process.pid)?.[1] ?? 0
+    const others = deltas.filter(([tid]) => tid !== process.pid).map(([, v]) => v).sort((a, b) => b - a)
+    const workers = others.slice(0, workerCount).reduce((s, v) => s + v, 0)
+    const rest = others.slice(workerCount).reduce((s, v) => s + v, 0)
+    tally.wall += wall
+    tally.main += main
+    tally.workers += workers
+    tally.others += rest
+    tally.exited += Math.max(0, cpu - main - workers - rest)
+    tally.workerCount = Math.max(tally.workerCount, workerCount)
+  }
 }
-await executor.close()
+for (const { executor } of runs) await executor.close()
 
 const blocks = ROUNDS - WARMUP
-const main = spent.get(process.pid) ?? 0
-const others = [...spent].filter(([tid]) => tid !== process.pid).sort((a, b) => b[1] - a[1])
-const workers = others.slice(0, workerCount).reduce((s, [, v]) => s + v, 0)
-const rest = others.slice(workerCount).reduce((s, [, v]) => s + v, 0)
-const exited = Math.max(0, total - main - workers - rest)
-const per = (x: number) => (x / blocks).toFixed(1).padStart(7)
-console.log(`${which}, ${kind} x${threads}: per block over ${blocks} blocks after ${WARMUP} warm-up blocks (CPU ms)`)
-console.log(`  wall                         ${per(wall)}`)
-console.log(`  main thread                  ${per(main)}`)
-console.log(`  ${workerCount} busiest other threads     ${per(workers)}   (the workers${workerCount === 0 ? ': none, the blocks ran on the main thread' : `: ${others.slice(0, workerCount).map(([, v]) => (v / blocks).toFixed(1)).join(', ')}`})`)
-console.log(`  other live threads           ${per(rest)}   (V8 platform: GC and compilation; libuv)`)
-console.log(`  exited threads               ${per(exited)}   (sender recovery's native threads)`)
-console.log(`  cores kept busy              ${(total / wall).toFixed(2).padStart(7)}`)
+const per = (x: number) => (x / blocks).toFixed(1)
+console.log(`${which}: CPU ms per block, means over ${blocks} blocks after ${WARMUP} warm-up blocks, strategies in turn`)
+console.table(
+  Object.fromEntries(
+    runs.map(({ kind, tally: t }) => [
+      `${kind} x${threads}`,
+      {
+        wall: per(t.wall),
+        'main thread': per(t.main),
+        [`workers`]: t.workerCount === 0 ? '-' : per(t.workers),
+        'other live (V8 platform, libuv)': per(t.others),
+        'exited (sender recovery)': per(t.exited),
+        'cores busy': ((t.main + t.workers + t.others + t.exited) / t.wall).toFixed(2),
+      },
+    ]),
+  ),
+)
