@@ -269,6 +269,10 @@ test.serial('onProgress: every phase in order, progress as transactions complete
     instanceOf: InvalidInputError,
     message: /progressIntervalMs must be a positive number/,
   })
+  await t.throwsAsync(e.sequential.runBlock({ block: wl.block, prestate: wl.prestate, skipBlockValidation: true, generate: true, onProgress: 'log' as never }), {
+    instanceOf: InvalidInputError,
+    message: /onProgress must be a function/,
+  })
 
   // A callback that throws (a caller cancelling a long block) rejects runBlock with its own
   // error, and the caller's state manager is left as it was, at the last event too: that one

@@ -363,6 +363,7 @@ export class ParallelExecutor implements AsyncDisposable {
       throw new InvalidInputError('root is not supported: give the state as a prestate, or a stateManager already set to that root')
     }
     if (foreign.reportPreimages !== undefined && foreign.reportPreimages !== false) throw new InvalidInputError('reportPreimages is not supported')
+    if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw new InvalidInputError('onProgress must be a function')
     const every: unknown = opts.progressIntervalMs
     if (every !== undefined && (typeof every !== 'number' || !(every > 0) || !Number.isFinite(every))) {
       throw new InvalidInputError(`progressIntervalMs must be a positive number of milliseconds, not ${String(every)}`)
