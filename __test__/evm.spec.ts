@@ -23,12 +23,14 @@ import {
   ParallelExecutor,
   StateReadError,
   type ParallelRunBlockResult,
+  type Prestate,
   type ProgressEvent,
   type Strategy,
+  type StrategyKind,
   WorkerError,
 } from '../ts/index.ts'
 import { loadNative } from '../ts/native.ts'
-import { addressOf, differences, makeBlock, makeCommon, merkleFromPrestate, privateKey, referenceRun, rootAfterDiff } from './support/evm.ts'
+import { addressOf, differences, makeBlock, makeCommon, merkleFromPrestate, privateKey, referenceRun, rootAfterDiff, type Reference } from './support/evm.ts'
 import * as W from './support/workloads.ts'
 
 const native = loadNative() !== null
@@ -572,6 +574,27 @@ test('BLOCKHASH reads the caller\'s blockchain under every strategy as in ethere
   }
 })
 
+/**
+ * Runs `block` under each strategy kind on `executor` and checks every result against
+ * ethereumjs's (`ref`): the result fields and the state root. `also` adds a test's own checks.
+ */
+async function everyKindEqualsReference(
+  t: import('ava').ExecutionContext,
+  executor: ParallelExecutor,
+  common: Common,
+  prestate: Prestate,
+  block: Block,
+  ref: Reference,
+  also: (kind: StrategyKind, r: ParallelRunBlockResult) => void,
+): Promise<void> {
+  for (const kind of ['sequential', 'optimistic', 'dependency', 'sharded', 'adaptive'] as const) {
+    const r = await executor.runBlock({ block, prestate, skipBlockValidation: true, generate: true, strategy: { kind } })
+    t.deepEqual(differences(ref.result, r), [], kind)
+    t.is(bytesToHex(await rootAfterDiff(common, prestate, r.stateDiff)), bytesToHex(ref.stateRoot), kind)
+    also(kind, r)
+  }
+}
+
 test('a custom chain (chain id 1337, as test chains run): CHAINID and EIP-155 signatures under every strategy equal ethereumjs runBlock; another chain\'s block is refused', async (t) => {
   const common = createCustomCommon({ chainId: 1337, name: 'testchain' }, Mainnet, { hardfork: Hardfork.Cancun })
   const w = new W.World(common)
@@ -585,13 +608,10 @@ test('a custom chain (chain id 1337, as test chains run): CHAINID and EIP-155 si
   const ref = await referenceRun(common, w.prestate, block)
   const executor = await ParallelExecutor.create({ common, threads: 2, strategy: { kind: 'optimistic' } })
   try {
-    for (const strategy of [{ kind: 'sequential' }, { kind: 'optimistic' }, { kind: 'dependency' }, { kind: 'sharded' }, { kind: 'adaptive' }] as const) {
-      const r = await executor.runBlock({ block, prestate: w.prestate, skipBlockValidation: true, generate: true, strategy })
-      t.deepEqual(differences(ref.result, r), [], strategy.kind)
-      t.is(bytesToHex(await rootAfterDiff(common, w.prestate, r.stateDiff)), bytesToHex(ref.stateRoot), strategy.kind)
-      t.is(r.stateDiff.storage.get(probe.toString() as `0x${string}`)?.slots.get(`0x${'00'.repeat(32)}`), 1337n, `${strategy.kind}: CHAINID`)
-      if (native && strategy.kind !== 'sequential' && strategy.kind !== 'adaptive') t.is(r.metrics.strategy, strategy.kind, `${strategy.kind} ran in parallel`)
-    }
+    await everyKindEqualsReference(t, executor, common, w.prestate, block, ref, (kind, r) => {
+      t.is(r.stateDiff.storage.get(probe.toString() as `0x${string}`)?.slots.get(`0x${'00'.repeat(32)}`), 1337n, `${kind}: CHAINID`)
+      if (native && kind !== 'sequential' && kind !== 'adaptive') t.is(r.metrics.strategy, kind, `${kind} ran in parallel`)
+    })
     // A mainnet block given to this executor, and this chain's block given to a mainnet one.
     const mainnet = await W.ethTransfers(4)
     await t.throwsAsync(executor.runBlock({ block: mainnet.block, prestate: mainnet.prestate, skipBlockValidation: true, generate: true }), { instanceOf: InvalidInputError, message: /chain 1, the executor for chain 1337/ })
@@ -611,7 +631,7 @@ test('an executor Common built with its own params: every strategy equals ethere
   const common = custom()
   t.is(common.param('coldsloadGas'), 5_000n, 'the Common holds its own value before any library sees it')
   const w = new W.World(common)
-  // SLOAD slot 0, add 1, SSTORE: a cold then warm slot read per transaction, on one contract.
+  // SLOAD slot 0, add 1, SSTORE: a cold read, then a warm write, of one slot per call.
   const probe = w.place(new Address(hexToBytes('0x000000000000000000000000000000000000c01d')), '0x600054600101600055')
   const txs = Array.from({ length: 24 }, (_, i) => {
     w.fund(i)
@@ -623,12 +643,9 @@ test('an executor Common built with its own params: every strategy equals ethere
   t.is(ref.result.gasUsed, plain.result.gasUsed, 'ethereumjs ran the block with its default gas parameters')
   const executor = await ParallelExecutor.create({ common, threads: 2, strategy: { kind: 'optimistic' } })
   try {
-    for (const strategy of [{ kind: 'sequential' }, { kind: 'optimistic' }, { kind: 'dependency' }, { kind: 'sharded' }, { kind: 'adaptive' }] as const) {
-      const r = await executor.runBlock({ block, prestate: w.prestate, skipBlockValidation: true, generate: true, strategy })
-      t.deepEqual(differences(ref.result, r), [], strategy.kind)
-      t.is(bytesToHex(await rootAfterDiff(common, w.prestate, r.stateDiff)), bytesToHex(ref.stateRoot), strategy.kind)
-      if (native && (strategy.kind === 'optimistic' || strategy.kind === 'dependency')) t.is(r.metrics.strategy, strategy.kind, `${strategy.kind} ran in parallel`)
-    }
+    await everyKindEqualsReference(t, executor, common, w.prestate, block, ref, (kind, r) => {
+      if (native && (kind === 'optimistic' || kind === 'dependency')) t.is(r.metrics.strategy, kind, `${kind} ran in parallel`)
+    })
   } finally {
     await executor.close()
   }

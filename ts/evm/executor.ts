@@ -193,12 +193,14 @@ export class ParallelExecutor implements AsyncDisposable {
 
     let outcomes: TxOutcome[]
     let metrics: Omit<ExecutionMetrics, 'timings'>
+    // Progress inside the execute phase, on every path that executes the transactions here.
+    const executed = (done: number) => opts.onProgress?.({ phase: 'execute', elapsedMs: performance.now() - started, done, total: txs.length })
     if (roots !== undefined) {
       const sm = opts.stateManager!
       await sm.checkpoint()
       try {
         this.overlay.startTracking()
-        outcomes = await this.executeSequential(opts, plan.senders, () => {}, async () => {
+        outcomes = await this.executeSequential(opts, plan.senders, executed, async () => {
           await this.overlay.applyChangesSince(sm)
           roots.push(await sm.getStateRoot())
         })
@@ -207,11 +209,11 @@ export class ParallelExecutor implements AsyncDisposable {
       }
       metrics = sequentialMetrics(outcomes.length, failures(outcomes))
     } else if (plan.strategy.kind !== 'sequential') {
-      const r = await this.executeParallel(opts, plan, source, (done) => opts.onProgress?.({ phase: 'execute', elapsedMs: performance.now() - started, done, total: block.transactions.length }))
+      const r = await this.executeParallel(opts, plan, source, executed)
       outcomes = r.outcomes
       metrics = r.metrics
     } else {
-      outcomes = await this.executeSequential(opts, plan.senders, (done) => opts.onProgress?.({ phase: 'execute', elapsedMs: performance.now() - started, done, total: block.transactions.length }))
+      outcomes = await this.executeSequential(opts, plan.senders, executed)
       metrics = sequentialMetrics(outcomes.length, failures(outcomes))
     }
     if (plan.decision !== undefined) metrics.decision = plan.decision
@@ -509,7 +511,7 @@ export class ParallelExecutor implements AsyncDisposable {
     } catch (e) {
       // A plan the engine refuses is our bug: never a wrong answer, run the block sequentially.
       if (!(e instanceof Error) || !e.message.startsWith('invalid plan:')) throw e
-      const outcomes = await this.executeSequential(opts, plan.senders, () => {})
+      const outcomes = await this.executeSequential(opts, plan.senders, progress)
       return { outcomes, metrics: { ...sequentialMetrics(outcomes.length, failures(outcomes)), fallbackReason: `engine: ${e.message}` } }
     } finally {
       clearInterval(ticker)
@@ -520,7 +522,7 @@ export class ParallelExecutor implements AsyncDisposable {
       this.stopIfClosed()
       if (!run.haltReason.startsWith('engine:')) throw new WorkerError(`parallel run halted: ${run.haltReason}`)
       // A broken engine invariant: never a wrong answer, run the block again sequentially.
-      const outcomes = await this.executeSequential(opts, plan.senders, () => {})
+      const outcomes = await this.executeSequential(opts, plan.senders, progress)
       return { outcomes, metrics: { ...sequentialMetrics(outcomes.length, failures(outcomes)), fallbackReason: run.haltReason } }
     }
     const outcomes: TxOutcome[] = []

@@ -505,9 +505,7 @@ fn executed_counts_progress_and_falls_when_a_validation_reopens_a_transaction() 
     let writes = rmw(&run, &mut a);
     run.finish(&mut a, writes);
     assert_eq!(run.executed(), 2);
-    while let Step::Execute(_) = run.next(&mut a) {
-        panic!("nothing left to execute");
-    }
+    assert!(!matches!(run.next(&mut a), Step::Execute(_)), "nothing left to execute");
     assert_eq!(run.executed(), 2);
 
     let seq = SequentialRun::new(3, Arc::new(MapBase::default()));
