@@ -1,0 +1,368 @@
+/**
+ * Random mixed blocks for the differential fuzz tests: every kind of transaction the fixed
+ * workloads cover, drawn at random into one block over one shared world, so that features
+ * meet in orders nobody wrote down (a coinbase that sends while others read its balance, a
+ * CREATE2 collision next to a SELFDESTRUCT to the same beneficiary, a delegation whose
+ * authority also sends, swaps against transfers of the same token). The fee recipient and
+ * the withdrawals are drawn too.
+ *
+ * The world is set up once (contracts deployed by real transactions, as the workloads do);
+ * each block is a pure function of its seed, so a failing seed is a reproducible case.
+ */
+import type { Block } from '@ethereumjs/block'
+import { Hardfork } from '@ethereumjs/common'
+import type { TypedTransaction } from '@ethereumjs/tx'
+import { Address, concatBytes, hexToBytes } from '@ethereumjs/util'
+import { keccak_256 } from '@noble/hashes/sha3.js'
+
+import { ParallelExecutor, type Prestate, type Strategy } from '../../ts/index.ts'
+import { addressOf, differences, makeCommon, privateKey, referenceRun, rootAfterDiff } from './evm.ts'
+import { World, artifact, calldata, type TxOptions } from './workloads.ts'
+
+/** Senders of the random transactions (keys 0..SENDERS-1): few, so that they collide. */
+const SENDERS = 8
+/** Accounts that sign EIP-7702 authorizations, and also send transactions of their own. */
+const AUTHORITIES = [50, 51, 52]
+const COINBASE_KEY = 777
+const DEPLOYER = 2_000_000
+const POOLS = 3
+/** Existing children of the factory (CREATE2 salts), with storage, to call and destroy. */
+const CHILD_SALTS = [5000n, 5001n, 5002n]
+const ETHER = 10n ** 18n
+/** Every key that sends; each holds tokens. */
+const HOLDERS = [...Array.from({ length: SENDERS }, (_, i) => i), COINBASE_KEY, ...AUTHORITIES]
+/**
+ * The senders in three groups of four (the coinbase account and the authorities the last).
+ * In each group every holder lets the next one spend some of its tokens (a ring of
+ * approvals), and each group has its own counter, probe, factory, pool and child. A grouped
+ * block keeps each transaction inside its sender's group, which gives the sharded strategy
+ * (and the dependency analysis) independent parts to run in parallel; what the groups still
+ * share (the token contract, the coinbase, adjacent pools' tokens) is left to validation.
+ */
+const GROUPS = [HOLDERS.slice(0, 4), HOLDERS.slice(4, 8), HOLDERS.slice(8, 12)]
+const groupOf = (key: number) => GROUPS.findIndex((g) => g.includes(key))
+
+export interface MixedWorld {
+  hardfork: Hardfork
+  common: ReturnType<typeof makeCommon>
+  prestate: Prestate
+  coinbase: Address
+  token: Address
+  /** One counter, probe and factory per group. */
+  counters: Address[]
+  probes: Address[]
+  factories: Address[]
+  router: Address
+  poolTokens: Address[]
+  pairs: Address[]
+  children: Address[]
+}
+
+/** Fresh addresses that random transfers reuse: accounts created, and touched empty, in a block. */
+const fresh = (i: number) => new Address(keccak_256(Uint8Array.from([0xf2, i])).slice(12))
+
+function create2Address(factory: Address, salt: bigint, initCode: Uint8Array): Address {
+  const s = hexToBytes(`0x${salt.toString(16).padStart(64, '0')}`)
+  return new Address(keccak_256(concatBytes(Uint8Array.from([0xff]), factory.bytes, s, keccak_256(initCode))).slice(12))
+}
+
+/**
+ * The forks the fuzz draws worlds from: blob transactions only where EIP-4844 is active,
+ * delegations only where EIP-7702 is; before Cancun (EIP-6780) a destroyed child is deleted
+ * with its storage, and CREATE2 with its salt creates it again.
+ */
+export const MIXED_FORKS = [Hardfork.Shanghai, Hardfork.Cancun, Hardfork.Prague, Hardfork.Osaka] as const
+
+/** Deploys the contracts and hands out balances, tokens and approvals (several setup blocks). */
+export async function mixedWorld(hardfork: Hardfork = Hardfork.Prague): Promise<MixedWorld> {
+  const w = new World(makeCommon(hardfork))
+  w.fund(DEPLOYER, 10n ** 24n)
+  const coinbase = w.fund(COINBASE_KEY, 5n * ETHER)
+  for (let i = 0; i < SENDERS; i++) w.fund(i)
+  for (const k of AUTHORITIES) w.fund(k)
+  const counters = GROUPS.map((_, g) => w.place(fresh(200 + g), artifact('Counter').deployedBytecode))
+  const probes = GROUPS.map((_, g) => w.place(fresh(210 + g), artifact('Probe').deployedBytecode))
+  const factories = GROUPS.map((_, g) => w.place(fresh(220 + g), artifact('Factory').deployedBytecode))
+
+  const token = w.deploy(DEPLOYER, 'Token', 10n ** 30n)
+  const router = w.deploy(DEPLOYER, 'SwapRouter')
+  const uniswap = w.deploy(DEPLOYER, 'UniswapV2Factory', addressOf(privateKey(DEPLOYER)))
+  const poolTokens = Array.from({ length: POOLS + 1 }, () => w.deploy(DEPLOYER, 'UniswapV2TestToken', 10n ** 30n))
+  await w.setup([token.tx, router.tx, uniswap.tx, ...poolTokens.map((t) => t.tx)])
+
+  const setup: TypedTransaction[] = []
+  for (let p = 0; p < POOLS; p++) {
+    setup.push(w.tx(DEPLOYER, { to: uniswap.address, data: calldata('createPair(address,address)', poolTokens[p].address, poolTokens[p + 1].address), gasLimit: 5_000_000n }))
+  }
+  for (const salt of CHILD_SALTS) setup.push(w.tx(DEPLOYER, { to: factories[0], data: calldata('create2(bytes32)', salt), value: 1000n, gasLimit: 300_000n }))
+  await w.setup(setup)
+
+  const pairInit = keccak_256(hexToBytes(artifact('UniswapV2Pair').bytecode as `0x${string}`))
+  const pairs = Array.from({ length: POOLS }, (_, p) => {
+    const [a, b] = [poolTokens[p].address, poolTokens[p + 1].address]
+    const [t0, t1] = Buffer.compare(Buffer.from(a.bytes), Buffer.from(b.bytes)) < 0 ? [a, b] : [b, a]
+    const salt = keccak_256(concatBytes(t0.bytes, t1.bytes))
+    return new Address(keccak_256(concatBytes(Uint8Array.from([0xff]), uniswap.address.bytes, salt, pairInit)).slice(12))
+  })
+  const liquidity: TypedTransaction[] = []
+  for (let p = 0; p < POOLS; p++) {
+    liquidity.push(w.tx(DEPLOYER, { to: poolTokens[p].address, data: calldata('transfer(address,uint256)', pairs[p], 10n ** 26n) }))
+    liquidity.push(w.tx(DEPLOYER, { to: poolTokens[p + 1].address, data: calldata('transfer(address,uint256)', pairs[p], 10n ** 26n) }))
+    liquidity.push(w.tx(DEPLOYER, { to: pairs[p], data: calldata('mint(address)', addressOf(privateKey(DEPLOYER))), gasLimit: 500_000n }))
+  }
+  for (const i of HOLDERS) {
+    const who = addressOf(privateKey(i))
+    liquidity.push(w.tx(DEPLOYER, { to: token.address, data: calldata('transfer(address,uint256)', who, 10n ** 21n) }))
+    for (const t of poolTokens) {
+      liquidity.push(w.tx(DEPLOYER, { to: t.address, data: calldata('transfer(address,uint256)', who, 10n ** 21n) }))
+      liquidity.push(w.tx(i, { to: t.address, data: calldata('approve(address,uint256)', router.address, 2n ** 255n) }))
+    }
+    // Each holder lets the next one of its group spend some of its tokens (transferFrom).
+    const group = GROUPS[groupOf(i)]
+    const next = addressOf(privateKey(group[(group.indexOf(i) + 1) % group.length]))
+    liquidity.push(w.tx(i, { to: token.address, data: calldata('approve(address,uint256)', next, 10n ** 19n) }))
+  }
+  await w.setup(liquidity)
+
+  const childInit = hexToBytes(artifact('Child').bytecode as `0x${string}`)
+  return {
+    hardfork,
+    common: w.common,
+    prestate: w.prestate,
+    coinbase,
+    token: token.address,
+    counters,
+    probes,
+    factories,
+    router: router.address,
+    poolTokens: poolTokens.map((t) => t.address),
+    pairs,
+    children: CHILD_SALTS.map((s) => create2Address(factories[0], s, childInit)),
+  }
+}
+
+/** mulberry32: a small deterministic generator, so that a seed names one block. */
+function random(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export interface MixedBlock {
+  seed: number
+  /** Whether each transaction stays inside its sender's group (see `GROUPS`). */
+  grouped: boolean
+  block: Block
+  /** The kind of each transaction, in block order. */
+  kinds: string[]
+  /** Every kind the generator draws from. */
+  allKinds: string[]
+}
+
+/**
+ * A random block of `n` transactions over `world` (its prestate is not changed). Half the
+ * seeds make a grouped block (see `GROUPS`), the others let any sender reach anything.
+ */
+export function mixedBlock(world: MixedWorld, seed: number, n: number): MixedBlock {
+  const rnd = random(seed)
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]
+  const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1))
+  const w = new World(world.common)
+  Object.assign(w.prestate, world.prestate)
+  // Seeds 4-7, 12-15, ... are grouped: with the fork chosen by seed % 4, every fork gets both.
+  const grouped = Math.floor(seed / 4) % 2 === 1
+
+  const key = (k: number) => addressOf(privateKey(k))
+  /** Whom `from` deals with: its group in a grouped block, anyone otherwise. */
+  const mates = (from: number) => (grouped ? GROUPS[groupOf(from)] : HOLDERS)
+  const someone = (from: number) => key(pick(mates(from)))
+  /** Accounts that do not exist before the block (per group in a grouped block). */
+  const freshFor = (from: number) => (grouped ? fresh(10 + 10 * groupOf(from) + int(0, 2)) : fresh(int(0, 5)))
+  /** The group's own contract, or any. */
+  const own = <T>(xs: readonly T[], from: number): T => (grouped ? xs[groupOf(from)] : pick(xs))
+  /** The holder that approved `from` (the one before it in its group's ring). */
+  const approver = (from: number) => {
+    const g = GROUPS[groupOf(from)]
+    return key(g[(g.indexOf(from) + g.length - 1) % g.length])
+  }
+  // The fee recipient: the coinbase account that also sends (always, in a grouped block),
+  // one of the senders, or an account that does not exist before the block.
+  const r0 = rnd()
+  const coinbase = grouped || r0 < 0.5 ? world.coinbase : r0 < 0.75 ? key(pick(HOLDERS)) : fresh(6)
+  const coinbaseGroup = grouped ? groupOf(COINBASE_KEY) : -1
+  /** Who receives value sent on: the coinbase (its own group only, when grouped), a mate, a fresh account. */
+  const beneficiary = (from: number) => pick([...(!grouped || groupOf(from) === coinbaseGroup ? [coinbase] : []), someone(from), freshFor(from)])
+  /** Delegations and calls to delegated accounts stay in the authorities' group. */
+  const authoritiesReach = (from: number) => !grouped || groupOf(from) === groupOf(AUTHORITIES[0])
+  const type = (): TxOptions['type'] => pick([0, 1, 2, 2, 2] as const)
+  const kinds: string[] = []
+  let blobs = 0
+
+  const KINDS: [string, number, (from: number) => TxOptions, ((from: number) => boolean)?][] = [
+    ['eth to a sender', 6, (f) => ({ to: someone(f), value: BigInt(int(1, 10 ** 6)), gasLimit: 30_000n })],
+    ['eth to a fresh account', 4, (f) => ({ to: freshFor(f), value: BigInt(int(0, 3)), gasLimit: 30_000n })],
+    ['eth to the coinbase', 3, () => ({ to: coinbase, value: BigInt(int(1, 1000)), gasLimit: 30_000n }), (f) => !grouped || groupOf(f) === coinbaseGroup],
+    ['token transfer', 6, (f) => ({ to: world.token, data: calldata('transfer(address,uint256)', pick([someone(f), freshFor(f)]), BigInt(int(1, 1000))), gasLimit: 100_000n })],
+    // More than any holder has: reverts.
+    ['token transfer over the balance', 1, (f) => ({ to: world.token, data: calldata('transfer(address,uint256)', someone(f), 10n ** 27n), gasLimit: 100_000n })],
+    ['token approve', 2, (f) => ({ to: world.token, data: calldata('approve(address,uint256)', someone(f), BigInt(int(0, 5000))), gasLimit: 100_000n })],
+    // Mostly from the holder that approved the sender; from anyone else it reverts unless an
+    // approval in the block allowed it.
+    [
+      'token transferFrom',
+      3,
+      (f) => ({ to: world.token, data: calldata('transferFrom(address,address,uint256)', rnd() < 0.75 ? approver(f) : someone(f), someone(f), BigInt(int(1, 3000))), gasLimit: 100_000n }),
+    ],
+    ['counter increment', 5, (f) => ({ to: own(world.counters, f), data: calldata('increment()'), gasLimit: 60_000n })],
+    [
+      'swap',
+      5,
+      (f) => {
+        const p = grouped ? groupOf(f) : int(0, POOLS - 1)
+        return { to: world.router, data: calldata('swap(address,address,uint256,address)', world.pairs[p], world.poolTokens[p + int(0, 1)], 10n ** 15n + BigInt(int(0, 10 ** 6)), someone(f)), gasLimit: 300_000n }
+      },
+    ],
+    ['probe fail', 1, (f) => ({ to: own(world.probes, f), data: calldata('fail()'), gasLimit: 60_000n })],
+    ['probe out of gas', 1, (f) => ({ to: own(world.probes, f), data: calldata('spin(uint256)', 100_000n), gasLimit: 80_000n })],
+    ['probe spin', 1, (f) => ({ to: own(world.probes, f), data: calldata('spin(uint256)', BigInt(int(1, 20))), gasLimit: 150_000n })],
+    ['coinbase balance read', 3, (f) => ({ to: own(world.probes, f), data: calldata('recordCoinbaseBalance()'), gasLimit: 80_000n })],
+    ['forward value', 3, (f) => ({ to: own(world.probes, f), data: calldata('forward(address)', beneficiary(f)), value: BigInt(int(0, 5000)), gasLimit: 100_000n })],
+    ['CREATE through the factory', 2, (f) => ({ to: own(world.factories, f), data: calldata('create()'), value: BigInt(int(0, 50)), gasLimit: 300_000n })],
+    // Few salts: the second CREATE2 with one collides and fails, as one with an existing
+    // child's salt does at the first factory, unless the child was destroyed before (Shanghai).
+    [
+      'CREATE2 through the factory',
+      2,
+      (f) => ({ to: own(world.factories, f), data: calldata('create2(bytes32)', rnd() < 0.7 ? BigInt(int(1, 3)) : pick(CHILD_SALTS)), gasLimit: 300_000n }),
+    ],
+    [
+      'create and destroy',
+      2,
+      (f) => ({ to: own(world.factories, f), data: calldata('createAndKill(bytes32,address)', BigInt(int(10, 12)), beneficiary(f)), value: BigInt(int(0, 9)), gasLimit: 400_000n }),
+    ],
+    ['child set', 2, (f) => ({ to: own(world.children, f), data: calldata('set(uint256)', BigInt(int(0, 3))), gasLimit: 100_000n })],
+    ['child selfdestruct', 1, (f) => ({ to: own(world.children, f), data: calldata('kill(address)', beneficiary(f)), gasLimit: 100_000n })],
+    ['CREATE transaction', 1, () => ({ data: hexToBytes(artifact('Child').bytecode as `0x${string}`), value: BigInt(int(0, 9)), gasLimit: 300_000n })],
+    ['call a delegated authority', 2, () => ({ to: key(pick(AUTHORITIES)), data: calldata('increment()'), gasLimit: 100_000n }), authoritiesReach],
+  ]
+
+  const txs: TypedTransaction[] = []
+  for (let i = 0; i < n; i++) {
+    const from = pick(HOLDERS)
+    const r = rnd()
+    if (r < 0.04 && world.common.isActivatedEIP(7702) && authoritiesReach(from)) {
+      // A delegation (Prague): an authority delegates to a counter or a probe, or clears its
+      // delegation; a stale nonce makes ethereumjs skip the authorization.
+      const authority = pick(AUTHORITIES)
+      const stale = rnd() < 0.25
+      const nonce = w.nonceOf(authority) + (stale ? 5n : authority === from ? 1n : 0n)
+      const target = pick([own(world.counters, from), own(world.probes, from), new Address(new Uint8Array(20))])
+      txs.push(w.tx(from, { type: 4, to: key(authority), data: calldata('increment()'), delegations: [{ key: authority, address: target, nonce }], gasLimit: 200_000n }))
+      if (!stale) w.bumpNonce(authority)
+      kinds.push('delegation')
+      continue
+    }
+    if (r < 0.07 && blobs < 6 && world.common.isActivatedEIP(4844)) {
+      blobs++
+      txs.push(w.tx(from, { type: 3, to: someone(from), value: 1n, gasLimit: 21_000n }))
+      kinds.push('blob')
+      continue
+    }
+    const open = KINDS.filter((k) => k[3]?.(from) ?? true)
+    let x = rnd() * open.reduce((sum, k) => sum + k[1], 0)
+    let k = 0
+    while (x >= open[k][1]) x -= open[k++][1]
+    const [name, , make] = open[k]
+    const o = make(from)
+    // CREATE transactions have no access list target. In a grouped block a call to a contract
+    // all groups share declares no access list either: its declared slot would be a key that
+    // joins the groups.
+    const shared = o.to !== undefined && (o.to.equals(world.token) || o.to.equals(world.router))
+    txs.push(w.tx(from, { ...o, type: o.to === undefined ? 2 : grouped && shared ? pick([0, 2] as const) : type() }))
+    kinds.push(name)
+  }
+  // Withdrawals after the transactions (EIP-4895), some of zero amount.
+  const withdrawals = Array.from({ length: int(0, 3) }, (_, i) => ({
+    index: BigInt(i),
+    validatorIndex: BigInt(int(0, 9)),
+    address: beneficiary(pick(HOLDERS)),
+    amount: BigInt(int(0, 2) * int(1, 1000)),
+  }))
+  const block = w.block(txs, { number: 23_000_000n, timestamp: 1_760_000_000n, coinbase }, { withdrawals })
+  return { seed, grouped, block, kinds, allKinds: [...KINDS.map((k) => k[0]), 'delegation', 'blob'] }
+}
+
+/** One run to compare: a label, an executor, and the strategy for the block. */
+export type MixedCase = [string, ParallelExecutor, Strategy | undefined]
+
+/**
+ * Executors at 1, 2 and 4 threads and the cases to run on them: sequential; every parallel
+ * strategy at 2 and 4 threads; sender order, the retry limit and explicit shards. The
+ * executors keep what they learn from block to block (dependency hints, hot locations,
+ * adaptive's measurements), as a node's would.
+ */
+export async function mixedCases(): Promise<{ cases: MixedCase[]; close(): Promise<void> }> {
+  const make = (threads: number) => ParallelExecutor.create({ threads, strategy: { kind: 'optimistic' } })
+  const [x1, x2, x4] = await Promise.all([make(1), make(2), make(4)])
+  const cases: MixedCase[] = [
+    ['sequential', x1, { kind: 'sequential' }],
+    ['optimistic x1', x1, undefined],
+  ]
+  for (const [t, x] of [[2, x2], [4, x4]] as const) {
+    cases.push([`optimistic x${t}`, x, undefined])
+    cases.push([`optimistic x${t} with sender order`, x, { kind: 'optimistic', senderOrder: true }])
+    cases.push([`dependency x${t}`, x, { kind: 'dependency' }])
+    cases.push([`sharded x${t}`, x, { kind: 'sharded' }])
+    cases.push([`adaptive x${t}`, x, { kind: 'adaptive' }])
+  }
+  cases.push(['optimistic x4, maxReexecutions 0', x4, { kind: 'optimistic', maxReexecutions: 0 }])
+  cases.push(['sharded x4, 3 shards', x4, { kind: 'sharded', shards: 3 }])
+  return { cases, close: async () => void (await Promise.all([x1.close(), x2.close(), x4.close()])) }
+}
+
+/**
+ * Runs `mixed` under every case and compares each with ethereumjs `runBlock` (receipts,
+ * results, gas, bloom, receipts root, senders and the post-state root). Returns the
+ * differences, each prefixed with its case (empty when all agree), and the strategy each
+ * case ran (`metrics.strategy`: a sharded block that falls into one shard runs sequentially). `reference` is the block
+ * ethereumjs runs (the same block unless a test checks that a wrong result is caught).
+ */
+export async function checkMixed(
+  world: MixedWorld,
+  mixed: MixedBlock,
+  cases: MixedCase[],
+  reference: Block = mixed.block,
+): Promise<{ differences: string[]; ran: Map<string, string> }> {
+  let ref
+  try {
+    ref = await referenceRun(world.common, world.prestate, reference)
+  } catch (e) {
+    // The generator's bug (every block it draws must be valid), still named by its seed.
+    return { differences: [`seed ${mixed.seed} (${world.hardfork}): ethereumjs rejected the generated block: ${(e as Error).message}`], ran: new Map() }
+  }
+  const root = Buffer.from(ref.stateRoot).toString('hex')
+  const senders = reference.transactions.map((tx) => tx.getSenderAddress().toString())
+  const out: string[] = []
+  const ran = new Map<string, string>()
+  for (const [label, executor, strategy] of cases) {
+    const where = `seed ${mixed.seed} (${world.hardfork}), ${label}`
+    let ours
+    try {
+      ours = await executor.runBlock({ block: mixed.block, prestate: world.prestate, skipBlockValidation: true, generate: true, strategy })
+    } catch (e) {
+      out.push(`${where}: threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`)
+      continue
+    }
+    ran.set(label, ours.metrics.strategy)
+    for (const d of differences(ref.result, ours)) out.push(`${where}: ${d}`)
+    if (ours.senders.map(String).join() !== senders.join()) out.push(`${where}: senders differ`)
+    const ourRoot = Buffer.from(await rootAfterDiff(world.common, world.prestate, ours.stateDiff)).toString('hex')
+    if (ourRoot !== root) out.push(`${where}: state root ${ourRoot} != ${root}`)
+  }
+  return { differences: out, ran }
+}
