@@ -16,7 +16,7 @@ import { Address, concatBytes, hexToBytes } from '@ethereumjs/util'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 
 import { ParallelExecutor, type Prestate, type Strategy } from '../../ts/index.ts'
-import { addressOf, differences, makeCommon, privateKey, referenceRun, rootAfterDiff } from './evm.ts'
+import { addressOf, differences, makeCommon, merkleFromPrestate, privateKey, referenceRun, rootAfterDiff } from './evm.ts'
 import { World, artifact, calldata, type TxOptions } from './workloads.ts'
 
 /** Senders of the random transactions (keys 0..SENDERS-1): few, so that they collide. */
@@ -297,12 +297,17 @@ export function mixedBlock(world: MixedWorld, seed: number, n: number): MixedBlo
   return { seed, grouped, block, kinds, allKinds: [...KINDS.map((k) => k[0]), 'delegation', 'blob'] }
 }
 
-/** One run to compare: a label, an executor, and the strategy for the block. */
-export type MixedCase = [string, ParallelExecutor, Strategy | undefined]
+/**
+ * One run to compare: a label, an executor, the strategy for the block, and where the state
+ * comes from: the prestate object (default), or a caller's MerkleStateManager loaded with it,
+ * which the block is committed into and whose root is compared too.
+ */
+export type MixedCase = [string, ParallelExecutor, Strategy | undefined, ('stateManager' | 'prestate')?]
 
 /**
  * Executors at 1, 2 and 4 threads and the cases to run on them: sequential; every parallel
- * strategy at 2 and 4 threads; sender order, the retry limit and explicit shards. The
+ * strategy at 2 and 4 threads; sender order, the retry limit and explicit shards; three over
+ * a caller's state manager (sequential, optimistic x4, dependency x2). The
  * executors keep what they learn from block to block (dependency hints, hot locations,
  * adaptive's measurements), as a node's would.
  */
@@ -322,6 +327,9 @@ export async function mixedCases(): Promise<{ cases: MixedCase[]; close(): Promi
   }
   cases.push(['optimistic x4, maxReexecutions 0', x4, { kind: 'optimistic', maxReexecutions: 0 }])
   cases.push(['sharded x4, 3 shards', x4, { kind: 'sharded', shards: 3 }])
+  cases.push(['sequential over a state manager', x1, { kind: 'sequential' }, 'stateManager'])
+  cases.push(['optimistic x4 over a state manager', x4, undefined, 'stateManager'])
+  cases.push(['dependency x2 over a state manager', x2, { kind: 'dependency' }, 'stateManager'])
   return { cases, close: async () => void (await Promise.all([x1.close(), x2.close(), x4.close()])) }
 }
 
@@ -349,11 +357,13 @@ export async function checkMixed(
   const senders = reference.transactions.map((tx) => tx.getSenderAddress().toString())
   const out: string[] = []
   const ran = new Map<string, string>()
-  for (const [label, executor, strategy] of cases) {
+  for (const [label, executor, strategy, source] of cases) {
     const where = `seed ${mixed.seed} (${world.hardfork}), ${label}`
+    const sm = source === 'stateManager' ? await merkleFromPrestate(world.common, world.prestate) : undefined
     let ours
     try {
-      ours = await executor.runBlock({ block: mixed.block, prestate: world.prestate, skipBlockValidation: true, generate: true, strategy })
+      const state = sm !== undefined ? { stateManager: sm } : { prestate: world.prestate }
+      ours = await executor.runBlock({ block: mixed.block, ...state, skipBlockValidation: true, generate: true, strategy })
     } catch (e) {
       out.push(`${where}: threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`)
       continue
@@ -363,6 +373,11 @@ export async function checkMixed(
     if (ours.senders.map(String).join() !== senders.join()) out.push(`${where}: senders differ`)
     const ourRoot = Buffer.from(await rootAfterDiff(world.common, world.prestate, ours.stateDiff)).toString('hex')
     if (ourRoot !== root) out.push(`${where}: state root ${ourRoot} != ${root}`)
+    if (sm !== undefined) {
+      const committed = Buffer.from(await sm.getStateRoot()).toString('hex')
+      if (committed !== root) out.push(`${where}: the caller's state manager has root ${committed} != ${root}`)
+      if (ours.stateRoot === undefined || Buffer.from(ours.stateRoot).toString('hex') !== root) out.push(`${where}: result stateRoot differs`)
+    }
   }
   return { differences: out, ran }
 }
