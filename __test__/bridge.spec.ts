@@ -11,23 +11,12 @@ import {
   type KeyValueResult,
   type KeyValueTransaction,
 } from '../ts/index.ts'
+import { seededRandom } from './support/random.ts'
 
 const module = fileURLToPath(new URL('./fixtures/kv-txs.ts', import.meta.url))
 
-/** A small deterministic PRNG so that failures reproduce from the printed seed. */
-function rng(seed: number) {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 function generateBlock(seed: number): { transactions: KeyValueTransaction[]; initial: [bigint, bigint][]; balances: [bigint, bigint][] } {
-  const r = rng(seed)
+  const r = seededRandom(seed)
   const keys = [8, 40, 400][Math.floor(r() * 3)]
   const n = 1 + Math.floor(r() * 150)
   const failModulus = r() < 0.3 ? 50 + Math.floor(r() * 200) : 0

@@ -17,6 +17,7 @@ import { keccak_256 } from '@noble/hashes/sha3.js'
 
 import { ParallelExecutor, type Prestate, type Strategy } from '../../ts/index.ts'
 import { addressOf, differences, makeCommon, merkleFromPrestate, privateKey, referenceRun, rootAfterDiff } from './evm.ts'
+import { seededRandom } from './random.ts'
 import { World, artifact, calldata, type TxOptions } from './workloads.ts'
 
 /** Senders of the random transactions (keys 0..SENDERS-1): few, so that they collide. */
@@ -141,18 +142,6 @@ export async function mixedWorld(hardfork: Hardfork = Hardfork.Prague): Promise<
   }
 }
 
-/** mulberry32: a small deterministic generator, so that a seed names one block. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 export interface MixedBlock {
   seed: number
   /** Whether each transaction stays inside its sender's group (see `GROUPS`). */
@@ -169,7 +158,7 @@ export interface MixedBlock {
  * seeds make a grouped block (see `GROUPS`), the others let any sender reach anything.
  */
 export function mixedBlock(world: MixedWorld, seed: number, n: number): MixedBlock {
-  const rnd = random(seed)
+  const rnd = seededRandom(seed)
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]
   const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1))
   const w = new World(world.common)
