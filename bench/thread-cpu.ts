@@ -109,7 +109,7 @@ console.table(
       {
         wall: per(t.wall),
         'main thread': per(t.main),
-        [`workers`]: t.workerCount === 0 ? '-' : per(t.workers),
+        workers: t.workerCount === 0 ? '-' : per(t.workers),
         'other live (V8 platform, libuv)': per(t.others),
         'exited (sender recovery)': per(t.exited),
         'cores busy': ((t.main + t.workers + t.others + t.exited) / t.wall).toFixed(2),

@@ -12,13 +12,13 @@
 import type { Block } from '@ethereumjs/block'
 import { Hardfork } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { Address, concatBytes, hexToBytes } from '@ethereumjs/util'
+import { Address, hexToBytes } from '@ethereumjs/util'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 
 import { ParallelExecutor, type Prestate, type Strategy } from '../../ts/index.ts'
 import { addressOf, differences, makeCommon, merkleFromPrestate, privateKey, referenceRun, rootAfterDiff } from './evm.ts'
 import { seededRandom } from './random.ts'
-import { World, artifact, calldata, type TxOptions } from './workloads.ts'
+import { World, artifact, calldata, childAddress, deployUniswap, type TxOptions } from './workloads.ts'
 
 /** Senders of the random transactions (keys 0..SENDERS-1): few, so that they collide. */
 const SENDERS = 8
@@ -62,11 +62,6 @@ export interface MixedWorld {
 /** Fresh addresses that random transfers reuse: accounts created, and touched empty, in a block. */
 const fresh = (i: number) => new Address(keccak_256(Uint8Array.from([0xf2, i])).slice(12))
 
-function create2Address(factory: Address, salt: bigint, initCode: Uint8Array): Address {
-  const s = hexToBytes(`0x${salt.toString(16).padStart(64, '0')}`)
-  return new Address(keccak_256(concatBytes(Uint8Array.from([0xff]), factory.bytes, s, keccak_256(initCode))).slice(12))
-}
-
 /**
  * The forks the fuzz draws worlds from: blob transactions only where EIP-4844 is active,
  * delegations only where EIP-7702 is; before Cancun (EIP-6780) a destroyed child is deleted
@@ -86,46 +81,24 @@ export async function mixedWorld(hardfork: Hardfork = Hardfork.Prague): Promise<
   const factories = GROUPS.map((_, g) => w.place(fresh(220 + g), artifact('Factory').deployedBytecode))
 
   const token = w.deploy(DEPLOYER, 'Token', 10n ** 30n)
-  const router = w.deploy(DEPLOYER, 'SwapRouter')
-  const uniswap = w.deploy(DEPLOYER, 'UniswapV2Factory', addressOf(privateKey(DEPLOYER)))
-  const poolTokens = Array.from({ length: POOLS + 1 }, () => w.deploy(DEPLOYER, 'UniswapV2TestToken', 10n ** 30n))
-  await w.setup([token.tx, router.tx, uniswap.tx, ...poolTokens.map((t) => t.tx)])
+  await w.setup([token.tx, ...CHILD_SALTS.map((salt) => w.tx(DEPLOYER, { to: factories[0], data: calldata('create2(bytes32)', salt), value: 1000n, gasLimit: 300_000n }))])
+  const { router, tokens: poolTokens, pairs } = await deployUniswap(w, DEPLOYER, POOLS)
 
-  const setup: TypedTransaction[] = []
-  for (let p = 0; p < POOLS; p++) {
-    setup.push(w.tx(DEPLOYER, { to: uniswap.address, data: calldata('createPair(address,address)', poolTokens[p].address, poolTokens[p + 1].address), gasLimit: 5_000_000n }))
-  }
-  for (const salt of CHILD_SALTS) setup.push(w.tx(DEPLOYER, { to: factories[0], data: calldata('create2(bytes32)', salt), value: 1000n, gasLimit: 300_000n }))
-  await w.setup(setup)
-
-  const pairInit = keccak_256(hexToBytes(artifact('UniswapV2Pair').bytecode as `0x${string}`))
-  const pairs = Array.from({ length: POOLS }, (_, p) => {
-    const [a, b] = [poolTokens[p].address, poolTokens[p + 1].address]
-    const [t0, t1] = Buffer.compare(Buffer.from(a.bytes), Buffer.from(b.bytes)) < 0 ? [a, b] : [b, a]
-    const salt = keccak_256(concatBytes(t0.bytes, t1.bytes))
-    return new Address(keccak_256(concatBytes(Uint8Array.from([0xff]), uniswap.address.bytes, salt, pairInit)).slice(12))
-  })
-  const liquidity: TypedTransaction[] = []
-  for (let p = 0; p < POOLS; p++) {
-    liquidity.push(w.tx(DEPLOYER, { to: poolTokens[p].address, data: calldata('transfer(address,uint256)', pairs[p], 10n ** 26n) }))
-    liquidity.push(w.tx(DEPLOYER, { to: poolTokens[p + 1].address, data: calldata('transfer(address,uint256)', pairs[p], 10n ** 26n) }))
-    liquidity.push(w.tx(DEPLOYER, { to: pairs[p], data: calldata('mint(address)', addressOf(privateKey(DEPLOYER))), gasLimit: 500_000n }))
-  }
+  const funding: TypedTransaction[] = []
   for (const i of HOLDERS) {
     const who = addressOf(privateKey(i))
-    liquidity.push(w.tx(DEPLOYER, { to: token.address, data: calldata('transfer(address,uint256)', who, 10n ** 21n) }))
+    funding.push(w.tx(DEPLOYER, { to: token.address, data: calldata('transfer(address,uint256)', who, 10n ** 21n) }))
     for (const t of poolTokens) {
-      liquidity.push(w.tx(DEPLOYER, { to: t.address, data: calldata('transfer(address,uint256)', who, 10n ** 21n) }))
-      liquidity.push(w.tx(i, { to: t.address, data: calldata('approve(address,uint256)', router.address, 2n ** 255n) }))
+      funding.push(w.tx(DEPLOYER, { to: t, data: calldata('transfer(address,uint256)', who, 10n ** 21n) }))
+      funding.push(w.tx(i, { to: t, data: calldata('approve(address,uint256)', router, 2n ** 255n) }))
     }
     // Each holder lets the next one of its group spend some of its tokens (transferFrom).
     const group = GROUPS[groupOf(i)]
     const next = addressOf(privateKey(group[(group.indexOf(i) + 1) % group.length]))
-    liquidity.push(w.tx(i, { to: token.address, data: calldata('approve(address,uint256)', next, 10n ** 19n) }))
+    funding.push(w.tx(i, { to: token.address, data: calldata('approve(address,uint256)', next, 10n ** 19n) }))
   }
-  await w.setup(liquidity)
+  await w.setup(funding)
 
-  const childInit = hexToBytes(artifact('Child').bytecode as `0x${string}`)
   return {
     hardfork,
     common: w.common,
@@ -135,10 +108,10 @@ export async function mixedWorld(hardfork: Hardfork = Hardfork.Prague): Promise<
     counters,
     probes,
     factories,
-    router: router.address,
-    poolTokens: poolTokens.map((t) => t.address),
+    router,
+    poolTokens,
     pairs,
-    children: CHILD_SALTS.map((s) => create2Address(factories[0], s, childInit)),
+    children: CHILD_SALTS.map((salt) => childAddress(factories[0], salt)),
   }
 }
 

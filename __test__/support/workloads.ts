@@ -20,7 +20,7 @@ import {
   createLegacyTx,
   type TypedTransaction,
 } from '@ethereumjs/tx'
-import { Address, bytesToHex, concatBytes, createContractAddress, eoaCode7702SignAuthorization, hexToBytes, setLengthLeft } from '@ethereumjs/util'
+import { Address, bytesToHex, concatBytes, createContractAddress, createContractAddress2, eoaCode7702SignAuthorization, hexToBytes, setLengthLeft } from '@ethereumjs/util'
 import { p256 } from '@noble/curves/nist.js'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 
@@ -330,48 +330,55 @@ export async function erc20Transfers(n: number, holders: 'distinct' | 'overlappi
   return { name: `erc20-${holders}-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
 }
 
-/** Uniswap V2 swaps over `pools` pools (v2-core factory and pairs), each trader swapping once. */
-export async function uniswapSwaps(n: number, pools: number, common?: Common): Promise<Workload> {
-  const w = world(Hardfork.Cancun, common)
-  const deployer = DEPLOYER + 1
-  w.fund(deployer, 10n ** 24n)
+/**
+ * Uniswap V2 (v2-core factory and pairs) with a single-hop router, deployed by `deployer`:
+ * pool p trades token p against token p+1, each pool holding 10^26 of both. Three setup
+ * blocks in `w`.
+ */
+export async function deployUniswap(w: World, deployer: number, pools: number): Promise<{ router: Address; tokens: Address[]; pairs: Address[] }> {
   const factory = w.deploy(deployer, 'UniswapV2Factory', addressOf(privateKey(deployer)))
   const router = w.deploy(deployer, 'SwapRouter')
   const tokens = Array.from({ length: pools + 1 }, () => w.deploy(deployer, 'UniswapV2TestToken', 10n ** 30n))
   await w.setup([factory.tx, router.tx, ...tokens.map((t) => t.tx)])
-  // Pool p trades token p against token p+1.
+  const pairInit = hexToBytes(artifact('UniswapV2Pair').bytecode as `0x${string}`)
   const pairs: Address[] = []
-  const setup: TypedTransaction[] = []
-  for (let p = 0; p < pools; p++) {
-    setup.push(w.tx(deployer, { to: factory.address, data: calldata('createPair(address,address)', tokens[p].address, tokens[p + 1].address), gasLimit: 5_000_000n }))
-  }
-  await w.setup(setup)
+  const create: TypedTransaction[] = []
   for (let p = 0; p < pools; p++) {
     const [a, b] = [tokens[p].address, tokens[p + 1].address]
+    create.push(w.tx(deployer, { to: factory.address, data: calldata('createPair(address,address)', a, b), gasLimit: 5_000_000n }))
     const [t0, t1] = Buffer.compare(Buffer.from(a.bytes), Buffer.from(b.bytes)) < 0 ? [a, b] : [b, a]
-    const initCodeHash = keccak_256(hexToBytes(artifact('UniswapV2Pair').bytecode as `0x${string}`))
-    const salt = keccak_256(concatBytes(t0.bytes, t1.bytes))
-    pairs.push(new Address(keccak_256(concatBytes(Uint8Array.from([0xff]), factory.address.bytes, salt, initCodeHash)).slice(12)))
+    pairs.push(createContractAddress2(factory.address, keccak_256(concatBytes(t0.bytes, t1.bytes)), pairInit))
   }
+  await w.setup(create)
   const liquidity: TypedTransaction[] = []
   for (let p = 0; p < pools; p++) {
     liquidity.push(w.tx(deployer, { to: tokens[p].address, data: calldata('transfer(address,uint256)', pairs[p], 10n ** 26n) }))
     liquidity.push(w.tx(deployer, { to: tokens[p + 1].address, data: calldata('transfer(address,uint256)', pairs[p], 10n ** 26n) }))
     liquidity.push(w.tx(deployer, { to: pairs[p], data: calldata('mint(address)', addressOf(privateKey(deployer))), gasLimit: 500_000n }))
   }
-  const traders = n
-  for (let i = 0; i < traders; i++) {
+  await w.setup(liquidity)
+  return { router: router.address, tokens: tokens.map((t) => t.address), pairs }
+}
+
+/** Uniswap V2 swaps over `pools` pools, each trader swapping once. */
+export async function uniswapSwaps(n: number, pools: number, common?: Common): Promise<Workload> {
+  const w = world(Hardfork.Cancun, common)
+  const deployer = DEPLOYER + 1
+  w.fund(deployer, 10n ** 24n)
+  const { router, tokens, pairs } = await deployUniswap(w, deployer, pools)
+  const funding: TypedTransaction[] = []
+  for (let i = 0; i < n; i++) {
     w.fund(i)
     const p = i % pools
-    liquidity.push(w.tx(deployer, { to: tokens[p].address, data: calldata('transfer(address,uint256)', addressOf(privateKey(i)), 10n ** 21n) }))
-    liquidity.push(w.tx(i, { to: tokens[p].address, data: calldata('approve(address,uint256)', router.address, 2n ** 255n) }))
+    funding.push(w.tx(deployer, { to: tokens[p], data: calldata('transfer(address,uint256)', addressOf(privateKey(i)), 10n ** 21n) }))
+    funding.push(w.tx(i, { to: tokens[p], data: calldata('approve(address,uint256)', router, 2n ** 255n) }))
   }
-  await w.setup(liquidity)
+  await w.setup(funding)
   const txs = Array.from({ length: n }, (_, i) => {
     const p = i % pools
     return w.tx(i, {
-      to: router.address,
-      data: calldata('swap(address,address,uint256,address)', pairs[p], tokens[p].address, 10n ** 18n + BigInt(i), addressOf(privateKey(i))),
+      to: router,
+      data: calldata('swap(address,address,uint256,address)', pairs[p], tokens[p], 10n ** 18n + BigInt(i), addressOf(privateKey(i))),
       gasLimit: 300_000n,
     })
   })
@@ -434,6 +441,11 @@ export async function creations(n: number): Promise<Workload> {
   return { name: `creations-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs) }
 }
 
+/** Where the Factory contract at `factory` puts a Child with CREATE2 and `salt`. */
+export function childAddress(factory: Address, salt: bigint): Address {
+  return createContractAddress2(factory, setLengthLeft(hexToBytes(`0x${salt.toString(16).padStart(2, '0')}`), 32), hexToBytes(artifact('Child').bytecode as `0x${string}`))
+}
+
 /**
  * SELFDESTRUCT: created-and-destroyed in one transaction (deleted under EIP-6780), and, before
  * Cancun, destroying an existing contract and re-creating it at the same address.
@@ -447,14 +459,10 @@ export async function selfdestructs(n: number, hardfork: Hardfork = Hardfork.Can
   const childSetup: TypedTransaction[] = []
   for (let i = 0; i < n; i += 3) childSetup.push(w.tx(i, { to: factory, data: calldata('create2(bytes32)', 1000n + BigInt(i)), gasLimit: 300_000n }))
   await w.setup(childSetup)
-  const childAt = (salt: bigint) => {
-    const initCode = hexToBytes(artifact('Child').bytecode as `0x${string}`)
-    return new Address(keccak_256(concatBytes(Uint8Array.from([0xff]), factory.bytes, setLengthLeft(hexToBytes(`0x${salt.toString(16).padStart(2, '0')}`), 32), keccak_256(initCode))).slice(12))
-  }
   const txs: TypedTransaction[] = []
   for (let i = 0; i < n; i++) {
     if (i % 3 === 0) {
-      const child = childAt(1000n + BigInt(i))
+      const child = childAddress(factory, 1000n + BigInt(i))
       txs.push(w.tx(i, { to: child, data: calldata('kill(address)', beneficiary), gasLimit: 100_000n }))
       txs.push(w.tx(i, { to: child, data: calldata('set(uint256)', 7n), gasLimit: 100_000n }))
       txs.push(w.tx(i, { to: factory, data: calldata('create2(bytes32)', 1000n + BigInt(i)), gasLimit: 300_000n }))
