@@ -19,7 +19,8 @@ const input = {
   language: 'Solidity',
   sources,
   settings: {
-    // No PUSH0/MCOPY: the bytecode must run on every fork the tests use (London onwards).
+    // No PUSH0/MCOPY: the bytecode must run on every fork the tests use (Istanbul onwards: the
+    // random mixed blocks run it on Istanbul and Berlin too).
     evmVersion: 'paris',
     optimizer: { enabled: true, runs: 200 },
     outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },

@@ -1,7 +1,7 @@
 /**
  * Differential fuzzing: random mixed blocks (`__test__/support/mixed.ts`) under every strategy
  * at 1, 2 and 4 threads, each compared with ethereumjs `runBlock`. The seed picks the fork
- * (Cancun, Prague, Osaka in turn) and the block. A difference prints its seed, which
+ * (`seed % 8`, Istanbul to Osaka), the shape (`groupedSeed`) and the block. A difference prints its seed, which
  * reproduces the block exactly, and the run exits with status 1.
  *
  *   npm run test:fuzz                                 seeds 1-40, 100 transactions each

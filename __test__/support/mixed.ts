@@ -63,11 +63,37 @@ export interface MixedWorld {
 const fresh = (i: number) => new Address(keccak_256(Uint8Array.from([0xf2, i])).slice(12))
 
 /**
- * The forks the fuzz draws worlds from: blob transactions only where EIP-4844 is active,
- * delegations only where EIP-7702 is; before Cancun (EIP-6780) a destroyed child is deleted
- * with its storage, and CREATE2 with its salt creates it again.
+ * The forks the fuzz draws worlds from (`seed % 8`), each with the rules it brings:
+ * - Istanbul: legacy transactions only, no access lists or warm/cold accounts, SELFDESTRUCT
+ *   and storage-clearing refunds of up to half the gas used; proof of work, so the block
+ *   reward goes to the fee recipient after the transactions. Uniswap V2 needs CHAINID, so
+ *   nothing older.
+ * - Berlin: EIP-2930 transactions and EIP-2929 gas; London: EIP-1559 transactions and the
+ *   base fee, smaller refunds (EIP-3529); Paris: proof of stake, no block reward, a cold
+ *   coinbase; Shanghai: the coinbase warm (EIP-3651), withdrawals.
+ * - Cancun: blob transactions, and a destroyed child keeps its account and storage (EIP-6780;
+ *   before it the child is deleted with its storage, and CREATE2 with its salt creates it
+ *   again); Prague: delegations (EIP-7702); Osaka.
  */
-export const MIXED_FORKS = [Hardfork.Shanghai, Hardfork.Cancun, Hardfork.Prague, Hardfork.Osaka] as const
+export const MIXED_FORKS = [
+  Hardfork.Istanbul,
+  Hardfork.Berlin,
+  Hardfork.London,
+  Hardfork.Paris,
+  Hardfork.Shanghai,
+  Hardfork.Cancun,
+  Hardfork.Prague,
+  Hardfork.Osaka,
+] as const
+
+/**
+ * Whether a seed's block is grouped (see `GROUPS`). Shapes alternate with the seed and swap
+ * on each round of the forks, so seeds 0-7 give every fork one block and each shape four,
+ * and seeds 0-15 give every fork both shapes.
+ */
+export function groupedSeed(seed: number): boolean {
+  return (seed + Math.floor(seed / MIXED_FORKS.length)) % 2 === 1
+}
 
 /** Deploys the contracts and hands out balances, tokens and approvals (several setup blocks). */
 export async function mixedWorld(hardfork: Hardfork = Hardfork.Prague): Promise<MixedWorld> {
@@ -122,13 +148,14 @@ export interface MixedBlock {
   block: Block
   /** The kind of each transaction, in block order. */
   kinds: string[]
-  /** Every kind the generator draws from. */
+  /** Every kind the generator draws from on this fork. */
   allKinds: string[]
 }
 
 /**
  * A random block of `n` transactions over `world` (its prestate is not changed). Half the
- * seeds make a grouped block (see `GROUPS`), the others let any sender reach anything.
+ * seeds make a grouped block (see `GROUPS` and `groupedSeed`), the others let any sender
+ * reach anything. Transaction types are those of the world's fork.
  */
 export function mixedBlock(world: MixedWorld, seed: number, n: number): MixedBlock {
   const rnd = seededRandom(seed)
@@ -136,8 +163,7 @@ export function mixedBlock(world: MixedWorld, seed: number, n: number): MixedBlo
   const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1))
   const w = new World(world.common)
   Object.assign(w.prestate, world.prestate)
-  // Seeds 4-7, 12-15, ... are grouped: with the fork chosen by seed % 4, every fork gets both.
-  const grouped = Math.floor(seed / 4) % 2 === 1
+  const grouped = groupedSeed(seed)
 
   const key = (k: number) => addressOf(privateKey(k))
   /** Whom `from` deals with: its group in a grouped block, anyone otherwise. */
@@ -161,7 +187,13 @@ export function mixedBlock(world: MixedWorld, seed: number, n: number): MixedBlo
   const beneficiary = (from: number) => pick([...(!grouped || groupOf(from) === coinbaseGroup ? [coinbase] : []), someone(from), freshFor(from)])
   /** Delegations and calls to delegated accounts stay in the authorities' group. */
   const authoritiesReach = (from: number) => !grouped || groupOf(from) === groupOf(AUTHORITIES[0])
-  const type = (): TxOptions['type'] => pick([0, 1, 2, 2, 2] as const)
+  // The types the fork has: 2930 from Berlin, 1559 from London (the newest is the default).
+  const has2930 = world.common.isActivatedEIP(2930)
+  const newest: 0 | 1 | 2 = world.common.isActivatedEIP(1559) ? 2 : has2930 ? 1 : 0
+  const type = (): TxOptions['type'] => {
+    const t = pick([0, 1, 2, 2, 2] as const)
+    return t === 1 && !has2930 ? 0 : t === 2 ? newest : t
+  }
   const kinds: string[] = []
   let blobs = 0
 
@@ -196,7 +228,8 @@ export function mixedBlock(world: MixedWorld, seed: number, n: number): MixedBlo
     ['forward value', 3, (f) => ({ to: own(world.probes, f), data: calldata('forward(address)', beneficiary(f)), value: BigInt(int(0, 5000)), gasLimit: 100_000n })],
     ['CREATE through the factory', 2, (f) => ({ to: own(world.factories, f), data: calldata('create()'), value: BigInt(int(0, 50)), gasLimit: 300_000n })],
     // Few salts: the second CREATE2 with one collides and fails, as one with an existing
-    // child's salt does at the first factory, unless the child was destroyed before (Shanghai).
+    // child's salt does at the first factory; before Cancun, unless the child was destroyed
+    // earlier in the block.
     [
       'CREATE2 through the factory',
       2,
@@ -242,10 +275,11 @@ export function mixedBlock(world: MixedWorld, seed: number, n: number): MixedBlo
     const [name, , make] = open[k]
     const o = make(from)
     // CREATE transactions have no access list target. In a grouped block a call to a contract
-    // all groups share declares no access list either: its declared slot would be a key that
-    // joins the groups.
+    // all groups share declares no access list either (legacy, or 1559 from London): its
+    // declared slot would be a key that joins the groups.
     const shared = o.to !== undefined && (o.to.equals(world.token) || o.to.equals(world.router))
-    txs.push(w.tx(from, { ...o, type: o.to === undefined ? 2 : grouped && shared ? pick([0, 2] as const) : type() }))
+    const unlisted = newest === 2 ? 2 : 0
+    txs.push(w.tx(from, { ...o, type: o.to === undefined ? newest : grouped && shared ? pick([0, unlisted] as const) : type() }))
     kinds.push(name)
   }
   // Withdrawals after the transactions (EIP-4895), some of zero amount.
@@ -256,7 +290,8 @@ export function mixedBlock(world: MixedWorld, seed: number, n: number): MixedBlo
     amount: BigInt(int(0, 2) * int(1, 1000)),
   }))
   const block = w.block(txs, { number: 23_000_000n, timestamp: 1_760_000_000n, coinbase }, { withdrawals })
-  return { seed, grouped, block, kinds, allKinds: [...KINDS.map((k) => k[0]), 'delegation', 'blob'] }
+  const forkKinds = [...(world.common.isActivatedEIP(7702) ? ['delegation'] : []), ...(world.common.isActivatedEIP(4844) ? ['blob'] : [])]
+  return { seed, grouped, block, kinds, allKinds: [...KINDS.map((k) => k[0]), ...forkKinds] }
 }
 
 /**

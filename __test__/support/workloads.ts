@@ -108,7 +108,8 @@ export class World {
     const gasLimit = o.gasLimit ?? 200_000n
     const base = { nonce, gasLimit, to: o.to, value: o.value ?? 0n, data: o.data ?? new Uint8Array() }
     const common = this.common
-    switch (o.type ?? 2) {
+    // Type 2 by default; legacy before London (EIP-1559).
+    switch (o.type ?? (common.isActivatedEIP(1559) ? 2 : 0)) {
       case 0:
         return createLegacyTx({ ...base, gasPrice: 20n }, { common }).sign(pk)
       case 1:
