@@ -13,7 +13,6 @@ import { Common, createCustomCommon, Hardfork, Mainnet } from '@ethereumjs/commo
 import { createTx, paramsTx } from '@ethereumjs/tx'
 import { createVM, runBlock } from '@ethereumjs/vm'
 import { Address, bigIntToBytes, bytesToBigInt, bytesToHex, hexToBytes, privateToPublic, setLengthLeft } from '@ethereumjs/util'
-import { keccak_256 } from '@noble/hashes/sha3.js'
 import test from 'ava'
 
 import {
@@ -484,9 +483,6 @@ test('a state manager that throws on a read: a StateReadError at its transaction
   }
 })
 
-/** A BLOCKHASH probe: stores BLOCKHASH(n) at slot n, n being the call data's first word. */
-const BLOCKHASH_PROBE = '0x60003580409055' + '00' // PUSH1 0 CALLDATALOAD DUP1 BLOCKHASH SWAP1 SSTORE STOP
-
 test('a state manager that returns code not matching the account\'s code hash: a StateReadError on every path, nothing written', async (t) => {
   const wl = await W.erc20Transfers(12, 'distinct')
   for (const [label, options] of [
@@ -516,7 +512,7 @@ test('a state manager that returns code not matching the account\'s code hash: a
 
 test('BLOCKHASH reads the caller\'s blockchain under every strategy as in ethereumjs runBlock; a blockchain that throws is a StateReadError', async (t) => {
   const w = new W.World(cancun)
-  const probe = w.place(new Address(hexToBytes('0x00000000000000000000000000000000000b10c4')), BLOCKHASH_PROBE)
+  const probe = w.place(new Address(hexToBytes('0x00000000000000000000000000000000000b10c4')), W.BLOCKHASH_PROBE)
   const number = 20_000_000n
   // Recent blocks, the current one, one too old, and some senders asking for the same block.
   const asked = [1n, 2n, 3n, 100n, 256n, 257n, 0n, 1n, 3n, 42n].map((back) => number - back)
@@ -525,9 +521,9 @@ test('BLOCKHASH reads the caller\'s blockchain under every strategy as in ethere
     return w.tx(i, { to: probe, data: setLengthLeft(bigIntToBytes(n), 32), gasLimit: 100_000n })
   })
   const block = w.block(txs, { number })
-  const hashOf = (n: bigint | number) => keccak_256(bigIntToBytes(BigInt(n) + 7n))
-  const chain = { getBlock: async (n: bigint | number) => ({ hash: () => hashOf(n) }) }
-  const ref = await referenceRun(cancun, w.prestate, block, { ...chain, shallowCopy: () => chain })
+  const hashOf = W.madeUpBlockHash
+  const chain = W.MADE_UP_CHAIN
+  const ref = await referenceRun(cancun, w.prestate, block, chain)
   const e = await executors
   for (const [label, executor, strategy] of allStrategies(e)) {
     const r = await executor.runBlock({ block, prestate: w.prestate, blockchain: chain, skipBlockValidation: true, generate: true, strategy })

@@ -12,13 +12,13 @@
 import type { Block } from '@ethereumjs/block'
 import { Hardfork } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { Address, hexToBytes } from '@ethereumjs/util'
+import { Address, bigIntToBytes, hexToBytes, setLengthLeft } from '@ethereumjs/util'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 
 import { ParallelExecutor, type Prestate, type Strategy } from '../../ts/index.ts'
 import { addressOf, differences, makeCommon, merkleFromPrestate, privateKey, referenceRun, rootAfterDiff } from './evm.ts'
 import { seededRandom } from './random.ts'
-import { World, artifact, calldata, childAddress, deployUniswap, type TxOptions } from './workloads.ts'
+import { BLOCKHASH_PROBE, MADE_UP_CHAIN, World, artifact, calldata, childAddress, deployUniswap, type TxOptions } from './workloads.ts'
 
 /** Senders of the random transactions (keys 0..SENDERS-1): few, so that they collide. */
 const SENDERS = 8
@@ -30,6 +30,8 @@ const POOLS = 3
 /** Existing children of the factory (CREATE2 salts), with storage, to call and destroy. */
 const CHILD_SALTS = [5000n, 5001n, 5002n]
 const ETHER = 10n ** 18n
+/** The number of every mixed block. */
+const MIXED_NUMBER = 23_000_000n
 /** Every key that sends; each holds tokens. */
 const HOLDERS = [...Array.from({ length: SENDERS }, (_, i) => i), COINBASE_KEY, ...AUTHORITIES]
 /**
@@ -49,9 +51,10 @@ export interface MixedWorld {
   prestate: Prestate
   coinbase: Address
   token: Address
-  /** One counter, probe and factory per group. */
+  /** One counter, probe, BLOCKHASH probe and factory per group. */
   counters: Address[]
   probes: Address[]
+  hashProbes: Address[]
   factories: Address[]
   router: Address
   poolTokens: Address[]
@@ -104,6 +107,7 @@ export async function mixedWorld(hardfork: Hardfork = Hardfork.Prague): Promise<
   for (const k of AUTHORITIES) w.fund(k)
   const counters = GROUPS.map((_, g) => w.place(fresh(200 + g), artifact('Counter').deployedBytecode))
   const probes = GROUPS.map((_, g) => w.place(fresh(210 + g), artifact('Probe').deployedBytecode))
+  const hashProbes = GROUPS.map((_, g) => w.place(fresh(230 + g), BLOCKHASH_PROBE))
   const factories = GROUPS.map((_, g) => w.place(fresh(220 + g), artifact('Factory').deployedBytecode))
 
   const token = w.deploy(DEPLOYER, 'Token', 10n ** 30n)
@@ -133,6 +137,7 @@ export async function mixedWorld(hardfork: Hardfork = Hardfork.Prague): Promise<
     token: token.address,
     counters,
     probes,
+    hashProbes,
     factories,
     router,
     poolTokens,
@@ -224,6 +229,13 @@ export function mixedBlock(world: MixedWorld, seed: number, n: number): MixedBlo
     ['probe fail', 1, (f) => ({ to: own(world.probes, f), data: calldata('fail()'), gasLimit: 60_000n })],
     ['probe out of gas', 1, (f) => ({ to: own(world.probes, f), data: calldata('spin(uint256)', 100_000n), gasLimit: 80_000n })],
     ['probe spin', 1, (f) => ({ to: own(world.probes, f), data: calldata('spin(uint256)', BigInt(int(1, 20))), gasLimit: 150_000n })],
+    // BLOCKHASH of a recent block, the current one (zero), or one too old (zero); the caller's
+    // blockchain answers (the main thread, for a worker).
+    [
+      'blockhash read',
+      2,
+      (f) => ({ to: own(world.hashProbes, f), data: setLengthLeft(bigIntToBytes(MIXED_NUMBER - BigInt(pick([0, 1, 2, 3, 42, 100, 256, 257, int(1, 300)]))), 32), gasLimit: 100_000n }),
+    ],
     ['coinbase balance read', 3, (f) => ({ to: own(world.probes, f), data: calldata('recordCoinbaseBalance()'), gasLimit: 80_000n })],
     ['forward value', 3, (f) => ({ to: own(world.probes, f), data: calldata('forward(address)', beneficiary(f)), value: BigInt(int(0, 5000)), gasLimit: 100_000n })],
     ['CREATE through the factory', 2, (f) => ({ to: own(world.factories, f), data: calldata('create()'), value: BigInt(int(0, 50)), gasLimit: 300_000n })],
@@ -289,7 +301,7 @@ export function mixedBlock(world: MixedWorld, seed: number, n: number): MixedBlo
     address: beneficiary(pick(HOLDERS)),
     amount: BigInt(int(0, 2) * int(1, 1000)),
   }))
-  const block = w.block(txs, { number: 23_000_000n, timestamp: 1_760_000_000n, coinbase }, { withdrawals })
+  const block = w.block(txs, { number: MIXED_NUMBER, timestamp: 1_760_000_000n, coinbase }, { withdrawals })
   const forkKinds = [...(world.common.isActivatedEIP(7702) ? ['delegation'] : []), ...(world.common.isActivatedEIP(4844) ? ['blob'] : [])]
   return { seed, grouped, block, kinds, allKinds: [...KINDS.map((k) => k[0]), ...forkKinds] }
 }
@@ -332,7 +344,8 @@ export async function mixedCases(): Promise<{ cases: MixedCase[]; close(): Promi
 
 /**
  * Runs `mixed` under every case and compares each with ethereumjs `runBlock` (receipts,
- * results, gas, bloom, receipts root, senders and the post-state root). Returns the
+ * results, gas, bloom, receipts root, senders and the post-state root), both given the same
+ * made-up blockchain for BLOCKHASH. Returns the
  * differences, each prefixed with its case (empty when all agree), and the strategy each
  * case ran (`metrics.strategy`: a sharded block that falls into one shard runs sequentially). `reference` is the block
  * ethereumjs runs (the same block unless a test checks that a wrong result is caught).
@@ -345,7 +358,7 @@ export async function checkMixed(
 ): Promise<{ differences: string[]; ran: Map<string, string> }> {
   let ref
   try {
-    ref = await referenceRun(world.common, world.prestate, reference)
+    ref = await referenceRun(world.common, world.prestate, reference, MADE_UP_CHAIN)
   } catch (e) {
     // The generator's bug (every block it draws must be valid), still named by its seed.
     return { differences: [`seed ${mixed.seed} (${world.hardfork}): ethereumjs rejected the generated block: ${(e as Error).message}`], ran: new Map() }
@@ -360,7 +373,7 @@ export async function checkMixed(
     let ours
     try {
       const state = sm !== undefined ? { stateManager: sm } : { prestate: world.prestate }
-      ours = await executor.runBlock({ block: mixed.block, ...state, skipBlockValidation: true, generate: true, strategy })
+      ours = await executor.runBlock({ block: mixed.block, ...state, blockchain: MADE_UP_CHAIN, skipBlockValidation: true, generate: true, strategy })
     } catch (e) {
       out.push(`${where}: threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`)
       continue

@@ -20,7 +20,7 @@ import {
   createLegacyTx,
   type TypedTransaction,
 } from '@ethereumjs/tx'
-import { Address, bytesToHex, concatBytes, createContractAddress, createContractAddress2, eoaCode7702SignAuthorization, hexToBytes, setLengthLeft } from '@ethereumjs/util'
+import { Address, bigIntToBytes, bytesToHex, concatBytes, createContractAddress, createContractAddress2, eoaCode7702SignAuthorization, hexToBytes, setLengthLeft } from '@ethereumjs/util'
 import { p256 } from '@noble/curves/nist.js'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 
@@ -59,6 +59,20 @@ export function calldata(signature: string, ...args: AbiValue[]): Uint8Array {
 }
 
 const ETHER = 10n ** 18n
+
+/** Runtime code that stores BLOCKHASH(n) at slot n, n being the call data's first word. */
+export const BLOCKHASH_PROBE = '0x60003580409055' + '00' // PUSH1 0 CALLDATALOAD DUP1 BLOCKHASH SWAP1 SSTORE STOP
+
+/** The hash the tests' made-up chain gives block `n`: keccak256(n + 7). */
+export function madeUpBlockHash(n: bigint | number): Uint8Array {
+  return keccak_256(bigIntToBytes(BigInt(n) + 7n))
+}
+
+/** A blockchain for BLOCKHASH (ours and ethereumjs's) whose block hashes are `madeUpBlockHash`. */
+export const MADE_UP_CHAIN = {
+  getBlock: async (n: bigint | number) => ({ hash: () => madeUpBlockHash(n) }),
+  shallowCopy: () => MADE_UP_CHAIN,
+}
 
 export interface TxOptions {
   to?: Address
