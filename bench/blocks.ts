@@ -7,7 +7,8 @@
  *   - parallel-evm's sequential strategy, its optimistic strategy (with `senderOrder: true`,
  *     its fastest setting) at each thread count, and
  *     the default adaptive strategy (after untimed blocks to measure its candidates).
- * Runners alternate round by round after warm-up; every run gets freshly decoded transaction
+ * Our runners first run untimed settling blocks (`SETTLE`), then alternate round by round
+ * through the warm-up and the timed rounds; every run gets freshly decoded transaction
  * objects (ethereumjs caches a frozen transaction's sender); times are medians; every ratio
  * comes from this one run; all runners must agree on the receipts root.
  *
@@ -51,8 +52,12 @@ const warmup = Number(arg('warmup', quick ? '2' : '3'))
 const threadCounts = arg('threads', '1,2').split(',').map(Number)
 const txOverride = args.includes('--txs') ? Number(arg('txs', '0')) : undefined
 const ceiling = !args.includes('--no-ceiling')
-/** Untimed blocks for the adaptive runner to measure its candidates before the warm-up. */
-const ADAPTIVE_SETTLE = 10
+/**
+ * Untimed blocks before the warm-up rounds: for the adaptive runner to measure its
+ * candidates, and, on a case with executors of its own, for every runner alike (see
+ * `benchmarkCase`).
+ */
+const SETTLE = 10
 
 /** A block to run: what every runner needs. */
 interface Case {
@@ -281,9 +286,16 @@ async function benchmarkCase(c: Case, caseKey: string, includeBaselines: boolean
   const runners = shared ?? (await oursRunners(c.common))
   // The adaptive strategy measures its candidates on its first blocks of a size (about ten:
   // JIT warm-up, then three samples of its pick and of sequential), as it would over a chain's
-  // first blocks; here it gets those blocks untimed before the common warm-up.
-  const adaptive = runners.at(-1)!
-  for (let i = 0; i < ADAPTIVE_SETTLE; i++) await adaptive.run(c)
+  // first blocks; here it gets those blocks untimed before the common warm-up. New executors
+  // all get as many, in turn: each worker runs its own copy of the EVM, which V8 compiles
+  // from scratch, and sees only part of each block, so the workers take more blocks to reach
+  // their steady speed than the calling thread does. In one run of the ERC-20 block, 16
+  // rounds from new executors (ms): sequential 1613, 557, 479, 452, then 440-600;
+  // optimistic x2 1060, 509, 460, 318, 459, 428, then 330-440. With only the warm-up rounds,
+  // the timed rounds caught the workers before that, and adaptive alone had ten blocks more.
+  // The mainnet blocks share executors that every earlier block has warmed.
+  const settling = shared === undefined ? runners : [runners.at(-1)!]
+  for (let i = 0; i < SETTLE; i++) for (const r of settling) await r.run(c)
   const times = new Map<string, number[]>(runners.map((r) => [r.name, []]))
   const results = new Map<string, ParallelRunBlockResult[]>(runners.map((r) => [r.name, []]))
   const roots = new Set<string>()
