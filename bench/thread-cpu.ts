@@ -4,7 +4,8 @@
  *   npx tsx bench/thread-cpu.ts [eth|erc20|uniswap|counter] [strategies] [threads]
  *
  * `strategies` is a comma-separated list (default `sequential,optimistic`), each run by its own
- * executor, round by round in turn: 14 rounds, the first 4 warm-up. Prints, per block: its wall
+ * executor, round by round in turn: 24 rounds, the first 14 warm-up (the workers' EVM copies
+ * take several blocks to reach their steady speed; see the blocks benchmark). Prints, per block: its wall
  * time, and the CPU time of the main thread, of the block's worker threads (in each block, the
  * busiest threads other than the main one, as many as the block had workers), of every other
  * live thread (V8's platform threads: garbage collection and compilation; libuv's pool), and of
@@ -69,8 +70,8 @@ const runs = await Promise.all(
   }),
 )
 
-const ROUNDS = 14
-const WARMUP = 4
+const ROUNDS = 24
+const WARMUP = 14
 for (let round = 0; round < ROUNDS; round++) {
   for (const { executor, tally } of runs) {
     const b = block()
