@@ -521,20 +521,18 @@ test('BLOCKHASH reads the caller\'s blockchain under every strategy as in ethere
     return w.tx(i, { to: probe, data: setLengthLeft(bigIntToBytes(n), 32), gasLimit: 100_000n })
   })
   const block = w.block(txs, { number })
-  const hashOf = W.madeUpBlockHash
-  const chain = W.MADE_UP_CHAIN
-  const ref = await referenceRun(cancun, w.prestate, block, chain)
+  const ref = await referenceRun(cancun, w.prestate, block, W.MADE_UP_CHAIN)
   const e = await executors
   for (const [label, executor, strategy] of allStrategies(e)) {
-    const r = await executor.runBlock({ block, prestate: w.prestate, blockchain: chain, skipBlockValidation: true, generate: true, strategy })
+    const r = await executor.runBlock({ block, prestate: w.prestate, blockchain: W.MADE_UP_CHAIN, skipBlockValidation: true, generate: true, strategy })
     t.deepEqual(differences(ref.result, r), [], label)
     t.is(bytesToHex(await rootAfterDiff(cancun, w.prestate, r.stateDiff)), bytesToHex(ref.stateRoot), label)
     const stored = r.stateDiff.storage.get(probe.toString() as `0x${string}`)?.slots
-    t.is(stored?.get(`0x${(number - 42n).toString(16).padStart(64, '0')}` as `0x${string}`), bytesToBigInt(hashOf(number - 42n)), `${label}: a hash from the blockchain, not a zero hash`)
+    t.is(stored?.get(`0x${(number - 42n).toString(16).padStart(64, '0')}` as `0x${string}`), bytesToBigInt(W.madeUpBlockHash(number - 42n)), `${label}: a hash from the blockchain, not a zero hash`)
   }
   // The blockchain fails on one block number: the transaction asking for it gets a StateReadError.
   const down = new Error('blockchain database closed')
-  const failing = { getBlock: async (n: bigint | number) => (BigInt(n) === number - 100n ? Promise.reject(down) : { hash: () => hashOf(n) }) }
+  const failing = { getBlock: async (n: bigint | number) => (BigInt(n) === number - 100n ? Promise.reject(down) : { hash: () => W.madeUpBlockHash(n) }) }
   for (const [label, executor, strategy] of strategies(e)) {
     const err = await t.throwsAsync(executor.runBlock({ block, prestate: w.prestate, blockchain: failing, skipBlockValidation: true, generate: true, strategy }))
     t.true(err instanceof StateReadError, `${label}: ${String(err)}`)

@@ -289,11 +289,8 @@ async function benchmarkCase(c: Case, caseKey: string, includeBaselines: boolean
   // first blocks; here it gets those blocks untimed before the common warm-up. New executors
   // all get as many, in turn: each worker runs its own copy of the EVM, which V8 compiles
   // from scratch, and sees only part of each block, so the workers take more blocks to reach
-  // their steady speed than the calling thread does. In one run of the ERC-20 block, 16
-  // rounds from new executors (ms): sequential 1613, 557, 479, 452, then 440-600;
-  // optimistic x2 1060, 509, 460, 318, 459, 428, then 330-440. With only the warm-up rounds,
-  // the timed rounds caught the workers before that, and adaptive alone had ten blocks more.
-  // The mainnet blocks share executors that every earlier block has warmed.
+  // their steady speed than the calling thread does (the README's blocks section gives the
+  // measured climb). The mainnet blocks share executors that every earlier block has warmed.
   const settling = shared === undefined ? runners : [runners.at(-1)!]
   for (let i = 0; i < SETTLE; i++) for (const r of settling) await r.run(c)
   const times = new Map<string, number[]>(runners.map((r) => [r.name, []]))
