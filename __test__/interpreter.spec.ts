@@ -6,15 +6,21 @@ import test from 'ava'
 import { ParallelExecutor } from '../ts/index.ts'
 import { evmVersion, importEvmFile } from '../ts/evm/internals.ts'
 import { FAST_LOOP_EVM, useFastLoop } from '../ts/evm/interpreter.ts'
+import { installFastHandlers } from '../ts/evm/opcodes.ts'
 
 const CALLER = createAddressFromString('0x' + '99'.repeat(20))
 const TARGET = createAddressFromString('0x' + '11'.repeat(20))
 const OTHER = createAddressFromString('0x' + '22'.repeat(20))
 
-/** A fresh EVM holding `code` at TARGET and `other` at OTHER; `fast`: it takes our loop. */
-async function evmWith(code: Uint8Array, other: Uint8Array, fast: boolean): Promise<EVM> {
+/**
+ * A fresh EVM holding `code` at TARGET and `other` at OTHER. `fast`: it takes our loop;
+ * `'handlers'`: our opcode handlers too (`opcodes.ts`), as in the executor and the workers,
+ * where our PUSH handlers let the loop make only the JUMPDEST map of a code.
+ */
+async function evmWith(code: Uint8Array, other: Uint8Array, fast: boolean | 'handlers'): Promise<EVM> {
   const evm = await createEVM({ common: new Common({ chain: Mainnet, hardfork: Hardfork.Cancun }) })
-  if (fast) t0(await useFastLoop(evm))
+  if (fast === 'handlers') t0(await installFastHandlers(evm))
+  if (fast !== false) t0(await useFastLoop(evm))
   await evm.stateManager.putAccount(CALLER, new Account(0n, 10n ** 18n))
   for (const [address, c] of [[TARGET, code], [OTHER, other]] as const) {
     await evm.stateManager.putAccount(address, new Account(0n, 1000n))
@@ -27,7 +33,7 @@ const t0 = (ok: boolean) => {
 }
 
 /** What a call returns, in comparable form. */
-async function outcome(code: Uint8Array, fast: boolean, other: Uint8Array = new Uint8Array(0), gasLimit = 200_000n) {
+async function outcome(code: Uint8Array, fast: boolean | 'handlers', other: Uint8Array = new Uint8Array(0), gasLimit = 200_000n) {
   const evm = await evmWith(code, other, fast)
   const r = await evm.runCall({ caller: CALLER, to: TARGET, gasLimit, value: 1n, data: hexToBytes('0x0102030405') })
   const e = r.execResult
@@ -145,6 +151,7 @@ test('programs return the same with both loops: output, gas, refunds, logs, stor
     const theirs = await outcome(code, false, other)
     const ours = await outcome(code, true, other)
     t.deepEqual(ours, theirs, name)
+    t.deepEqual(await outcome(code, 'handlers', other), theirs, `${name}, with our handlers`)
     if (process.env.SHOW === '1') t.log(name, JSON.stringify(ours, (_k, v) => (typeof v === 'bigint' ? String(v) : v)))
   }
   const ends = new Set((await Promise.all(Object.values(programs).map((p) => outcome(hex(p), true, other)))).map((o) => o.error?.split(' at ')[0] ?? 'success'))
@@ -174,6 +181,7 @@ test('random programs return the same with both loops', async (t) => {
     const theirs = await outcome(code, false, new Uint8Array(0), 30_000n)
     const ours = await outcome(code, true, new Uint8Array(0), 30_000n)
     t.deepEqual(ours, theirs, bytesToHex(code))
+    t.deepEqual(await outcome(code, 'handlers', new Uint8Array(0), 30_000n), theirs, `${bytesToHex(code)}, with our handlers`)
     kinds.set(String(theirs.error), (kinds.get(String(theirs.error)) ?? 0) + 1)
   }
   t.log([...kinds].map(([k, n]) => `${k}: ${n}`).join(', '))

@@ -9,7 +9,7 @@ import test, { type ExecutionContext } from 'ava'
 
 import { importEvmFile } from '../ts/evm/internals.ts'
 import { bytesEqual } from '../ts/evm/bytes.ts'
-import { ANALYSED_CODE_BUDGET, installJumpAnalysisCache, markCode } from '../ts/evm/jumpdest.ts'
+import { ANALYSED_CODE_BUDGET, JUMP_MAP_BUDGET, installJumpAnalysisCache, jumpDestinations, jumpMapsKept, markCode } from '../ts/evm/jumpdest.ts'
 import { FIXTURES } from './oracle/fixtures.ts'
 
 type Table = { opcodeInfo: Record<string, unknown>; opHandler: unknown; gasHandler: unknown }[]
@@ -88,6 +88,30 @@ test('the analyses kept are bounded by the size of their code, least recently us
   t.is(analyse(cancun, codes.at(-1)!), analyse(cancun, codes.at(-1)!))
 })
 
+test('the fast loop\'s JUMPDEST maps are kept for our code only, bounded by the size of their code, least recently used out first', (t) => {
+  const size = 24_576
+  const codes = Array.from({ length: Math.ceil(JUMP_MAP_BUDGET / size) + 2 }, (_, i) => {
+    const code = new Uint8Array(size)
+    code.set(hexToBytes(CODE))
+    code[size - 1] = i
+    return markCode(code)
+  })
+  const first = jumpDestinations(codes[0])
+  t.is(jumpDestinations(codes[0]), first, 'kept')
+  t.deepEqual([...first.jumps.subarray(0, 8)], [0, 0, 0, 0, 0, 0, 1, 0], 'the JUMPDEST at 6 and nothing else')
+  const second = jumpDestinations(codes[1])
+  for (const code of codes.slice(2)) {
+    jumpDestinations(code)
+    t.is(jumpDestinations(codes[1]), second, 'a code in use stays')
+  }
+  t.true(jumpMapsKept().bytes <= JUMP_MAP_BUDGET)
+  t.true(jumpMapsKept().bytes > JUMP_MAP_BUDGET - 2 * size, 'the budget is used')
+  t.not(jumpDestinations(codes[0]), first, 'the least recently used went once the budget was passed')
+  const foreign = hexToBytes(CODE)
+  t.not(jumpDestinations(foreign), jumpDestinations(foreign), 'a code that no state manager of ours handed out is scanned every time')
+  t.is(jumpDestinations(foreign).pushes, undefined, 'and keeps no pushed values')
+})
+
 /** Everything the interpreter reads from an analysis, position by position. */
 function sameAnalysis(t: ExecutionContext, ours: Analysis & { pushes: Record<number, bigint> }, theirs: Analysis & { pushes: Record<number, bigint> }, code: Uint8Array, what: string): boolean {
   if (!bytesEqual(ours.jumps, theirs.jumps)) return t.fail(`${what}: jump destinations differ`), false
@@ -130,6 +154,9 @@ test('our analysis reads every code as ethereumjs\'s does: generated codes, and 
     const ours = analyse(cancun, markCode(code.slice())) as Analysis & { pushes: Record<number, bigint> }
     t.not(ours, theirs)
     if (!sameAnalysis(t, ours, theirs, code, `code ${i} (${code.length} bytes)`)) return
+    // The fast loop's JUMPDEST map, of a code of ours and of any other.
+    if (!bytesEqual(jumpDestinations(markCode(code.slice())).jumps, theirs.jumps)) return t.fail(`code ${i}: the fast loop's JUMPDEST map differs`)
+    if (!bytesEqual(jumpDestinations(code.slice()).jumps, theirs.jumps)) return t.fail(`code ${i}: the fast loop's JUMPDEST map of a foreign code differs`)
   }
   t.log(`${codes.length} codes compared, ${contracts} of them mainnet contracts`)
 })

@@ -3,7 +3,9 @@ import { createEVM, type EVM } from '@ethereumjs/evm'
 import { Account, bigIntToBytes, bytesToBigInt, bytesToHex, createAddressFromString, hexToBytes, setLengthLeft, setLengthRight } from '@ethereumjs/util'
 import test from 'ava'
 
-import { fastGasHandler, fastHandler, installFastHandlers, readWord, word32 } from '../ts/evm/opcodes.ts'
+import { useFastLoop } from '../ts/evm/interpreter.ts'
+import { jumpDestinations, markCode } from '../ts/evm/jumpdest.ts'
+import { fastGasHandler, fastHandler, installFastHandlers, pushesReadCode, readWord, word32 } from '../ts/evm/opcodes.ts'
 
 test('word32 writes a stack word as ethereumjs does', (t) => {
   const values = [0n, 1n, 255n, 256n, (1n << 64n) - 1n, 1n << 64n, (1n << 128n) + 5n, (1n << 192n) - 1n, 1n << 255n, (1n << 256n) - 1n]
@@ -26,7 +28,7 @@ test('word32 writes a stack word as ethereumjs does', (t) => {
 
 const table = (evm: EVM, op: number) => (evm as unknown as { _opcodeMap: { opHandler: unknown }[] })._opcodeMap[op].opHandler
 const gasTable = (evm: EVM, op: number) => (evm as unknown as { _opcodeMap: { gasHandler: unknown }[] })._opcodeMap[op].gasHandler
-const OPS = [0x35, 0x51, 0x52, 0x54, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4]
+const OPS = [0x35, 0x51, 0x52, 0x54, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, ...Array.from({ length: 32 }, (_, i) => 0x60 + i)]
 const ADDRESS = createAddressFromString('0x' + '11'.repeat(20))
 
 /** A Cancun EVM with an empty account at ADDRESS; `fast`: with our handlers (asserted installed). */
@@ -49,6 +51,9 @@ test('the handlers go into one EVM, into each table it builds later, and nowhere
   }
   t.is(gasTable(evm, 0x54), fastGasHandler(0x54))
   t.not(gasTable(other, 0x54), fastGasHandler(0x54))
+  const opcodeMap = (e: EVM) => (e as unknown as { _opcodeMap: { opHandler: unknown }[] })._opcodeMap
+  t.true(pushesReadCode(opcodeMap(evm)), 'every PUSH of the EVM reads the code')
+  t.false(pushesReadCode(opcodeMap(other)), 'ethereumjs\'s read the analysis')
   common.setHardfork(Hardfork.Cancun)
   for (const op of OPS) t.is(table(evm, op), fastHandler(op), 'the table built on the hardfork change has them too')
   t.is(gasTable(evm, 0x54), fastGasHandler(0x54))
@@ -114,4 +119,57 @@ test('MLOAD, CALLDATALOAD, LOG0-LOG4 and SLOAD\'s gas give the same output, gas 
   t.is(word(8), '00'.repeat(31) + '12', 'the three SLOADs: 9 + 9 + 0')
   t.is(fast.logs.length, 5)
   t.deepEqual(fast.logs[4][0], ['0x' + '00'.repeat(32), '0x' + '00'.repeat(31) + '01', '0x' + w, '0x' + 'ff'.repeat(32)])
+})
+
+test('PUSH1-PUSH32 push what ethereumjs\'s push, before and after the first jump, also when cut short by the end', async (t) => {
+  // Every size pushed once before a JUMP (ethereumjs's own handler then reads the code) and
+  // again after it, in a loop run twice (read from its analysis, then ours from the values
+  // kept), each value stored into a slot of its own; then a PUSH of each size cut short by the
+  // end of the code, alone.
+  let seed = 99
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31)
+  const pushes = (from: number) =>
+    Array.from({ length: 32 }, (_, i) => {
+      const size = i + 1
+      const bytes = Array.from({ length: size }, (_, k) => (k === 0 ? 0x80 : 0) | ((next() >>> 12) & (k === 0 ? 0x7f : 0xff)))
+      return (0x5f + size).toString(16) + bytes.map((b) => b.toString(16).padStart(2, '0')).join('') + '61' + (from + i).toString(16).padStart(4, '0') + '55'
+    }).join('')
+  // PUSH1 2 (the loop counter), then: pushes before; JUMP to the loop; JUMPDEST; pushes after;
+  // counter - 1, DUP, JUMPI back while not zero; STOP.
+  const before = pushes(0x100)
+  const head = '6002' + before
+  const jumpAt = head.length / 2
+  const loop = jumpAt + 4
+  const body = pushes(0x200) + '6001900380' + '61' + loop.toString(16).padStart(4, '0') + '57' + '00'
+  const code = hexToBytes(('0x' + head + '61' + loop.toString(16).padStart(4, '0') + '56' + '5b' + body) as `0x${string}`)
+  // ethereumjs's handlers and loop; ours in ethereumjs's loop; ours in our loop (`interpreter.ts`).
+  const run = async (mode: 'theirs' | 'handlers' | 'loop', program: Uint8Array) => {
+    const evm = await cancunEvm(mode !== 'theirs', t)
+    if (mode === 'loop') t.true(await useFastLoop(evm))
+    // Code of our own (marked): our loop keeps its JUMPDEST map and its larger pushed values.
+    const code = mode === 'loop' ? markCode(program) : program.slice()
+    const r = { execResult: await evm.runCode({ code, to: ADDRESS, gasLimit: 10_000_000n }) }
+    const slots: string[] = []
+    for (const from of [0x100, 0x200]) {
+      for (let i = 0; i < 32; i++) slots.push(bytesToHex(await evm.stateManager.getStorage(ADDRESS, setLengthLeft(bigIntToBytes(BigInt(from + i)), 32))))
+    }
+    return { error: r.execResult.exceptionError?.error, gas: r.execResult.executionGasUsed, slots, stack: r.execResult.runState?.stack.length }
+  }
+  const slow = await run('theirs', code)
+  t.is(slow.error, undefined)
+  t.deepEqual(await run('handlers', code), slow)
+  t.deepEqual(await run('loop', code), slow)
+  // The 26 values of PUSH7-PUSH32 after the jump were kept, on the first pass of the loop, and
+  // read back on the second; those before it ran before the analysis.
+  t.is(jumpDestinations(code).pushes?.size, 26)
+  t.deepEqual(await run('loop', code), slow, 'again, every jump map and value already kept')
+  t.true(slow.slots.every((s) => s !== '0x'), 'every value was stored')
+  for (let size = 1; size <= 32; size++) {
+    for (let given = 0; given < size; given++) {
+      const cut = Uint8Array.from([0x5f + size, ...Array.from({ length: given }, () => 0xff)])
+      const theirs = await run('theirs', cut)
+      t.deepEqual(await run('handlers', cut), theirs, `PUSH${size} with ${given} bytes after it`)
+      t.deepEqual(await run('loop', cut), theirs, `PUSH${size} with ${given} bytes after it, our loop`)
+    }
+  }
 })

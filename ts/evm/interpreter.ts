@@ -39,6 +39,8 @@ import { createHash } from 'node:crypto'
 import { Account, createZeroAddress, type Address } from '@ethereumjs/util'
 
 import { importEvmFile } from './internals.ts'
+import { jumpDestinations } from './jumpdest.ts'
+import { pushesReadCode } from './opcodes.ts'
 
 /** The @ethereumjs/evm version the code below was written from, and whose source it checks. */
 export const FAST_LOOP_EVM = '10.1.3'
@@ -74,7 +76,7 @@ interface RunState {
   env: { accessWitness?: { commit(): void; revert(): void } }
 }
 interface InterpreterLike {
-  _evm: { events: { listenerCount(e: string): number }; DEBUG: boolean }
+  _evm: { events: { listenerCount(e: string): number }; DEBUG: boolean; _opcodeMap: OpEntry[] }
   _runState: RunState
   common: { isActivatedEIP(eip: number): boolean }
   profilerOpts?: { enabled?: boolean }
@@ -240,6 +242,7 @@ async function install(): Promise<boolean> {
     rs.programCounter = pc
     let err: (Error & { error?: string }) | undefined
     let cachedOpcodes: OpEntry[] | undefined
+    let opTable: OpEntry[] | undefined
     let doJumpAnalysis = true
     while (rs.programCounter < rs.code.length) {
       const programCounter = rs.programCounter
@@ -249,15 +252,26 @@ async function install(): Promise<boolean> {
         opCode = rs.code[programCounter]
         // The analysis runs at the first JUMP, JUMPI or JUMPSUB, as ethereumjs does.
         if (opCode === 0x56 || opCode === 0x57 || opCode === 0x5e) {
-          const { jumps, pushes, opcodesCached } = this._getValidJumpDestinations(rs.code)
-          rs.validJumps = jumps
-          rs.cachedPushes = pushes
+          const table = this._evm._opcodeMap
+          if (pushesReadCode(table) && !common.isActivatedEIP(8024)) {
+            // Our PUSH handlers read the code (or the larger values already read from it): the
+            // JUMPDEST map is all this loop needs, and each opcode's entry is the table's
+            // (ethereumjs's `lookupOpInfo`).
+            const map = jumpDestinations(rs.code)
+            rs.validJumps = map.jumps
+            if (map.pushes !== undefined) rs.cachedPushes = map.pushes
+            opTable = table
+          } else {
+            const { jumps, pushes, opcodesCached } = this._getValidJumpDestinations(rs.code)
+            rs.validJumps = jumps
+            rs.cachedPushes = pushes
+            cachedOpcodes = opcodesCached
+          }
           rs.shouldDoJumpAnalysis = false
-          cachedOpcodes = opcodesCached
           doJumpAnalysis = false
         }
       } else {
-        opEntry = cachedOpcodes![programCounter]
+        opEntry = opTable !== undefined ? opTable[rs.code[programCounter]] : cachedOpcodes![programCounter]
         opCode = opEntry.opcodeInfo.code
       }
       rs.opCode = opCode

@@ -1,5 +1,11 @@
 /**
- * A cache for ethereumjs's jump-destination analysis.
+ * Jump-destination analysis for our own EVMs: the fast loop's JUMPDEST maps, and a cache for
+ * ethereumjs's full analysis.
+ *
+ * Our interpreter loop (`interpreter.ts`), with our PUSH handlers (`opcodes.ts`), needs only a
+ * code's JUMPDEST map: `jumpDestinations`, at the end of this file, one byte per byte of code,
+ * kept for up to 16 MB of code. Everything below up to it serves frames that run ethereumjs's
+ * own loop (a `step` listener, EOF, EIP-8024) or an EVM without our handlers.
  *
  * Before the first JUMP of every call frame, ethereumjs's interpreter walks the whole contract
  * code once (`_getValidJumpDestinations`: the JUMPDEST map, every PUSH value as a bigint, and
@@ -22,7 +28,9 @@
  * bookkeeping included, over the oracle's 2,624 mainnet contracts). Replaying the 46 mainnet
  * blocks with the sequential strategy, the analyses of a pass took 1.10-1.60 s with
  * ethereumjs's and 0.49-0.53 s with ours (seven alternating passes in one process), of
- * 9-15 s a pass: the blocks hold 19 MB of code a pass, more than the cache keeps.
+ * 9-15 s a pass: the blocks hold 19 MB of code a pass, more than the cache keeps. (That was
+ * while the fast loop used this analysis too; the JUMPDEST map alone takes 2.4 ns a byte in
+ * the same benchmark, against 25.8 for this one and 35.6 for ethereumjs's, in one run.)
  */
 import { readU256 } from '../codec.ts'
 import { importEvmFile } from './internals.ts'
@@ -134,13 +142,80 @@ function analyse(table: Entry[], code: Uint8Array): Analysis {
   return { jumps, pushes: pushes as unknown as Record<number, bigint>, opcodesCached }
 }
 
+/**
+ * The fast loop's own analysis (`interpreter.ts`): only the JUMPDEST map, one byte per byte of
+ * code, where ethereumjs's analysis also keeps an opcode entry per byte and every pushed value
+ * (about 17 bytes a byte of code and a bigint per larger PUSH). The fast loop looks each opcode
+ * up in the table and our PUSH handler (`opcodes.ts`) reads its value from the code, so this
+ * is all it needs; ethereumjs's own loop still gets the full analysis above.
+ *
+ * Kept per code object of ours, least recently used out, up to `JUMP_MAP_BUDGET` bytes of code
+ * (as many bytes of heap). Replaying a few mainnet blocks in turn, the 2 MB of full analyses
+ * could not hold their contracts: a fifth of the frames analysed their code again, 1.2 MB a
+ * block (about 10 % of a block's time in one scratch run with and without a 32 MB bound). A
+ * code of another origin (init code, a test's EVM) is scanned on every frame: about 1 ns a
+ * byte, nothing allocated but the map.
+ */
+export const JUMP_MAP_BUDGET = 16 * 2 ** 20
+
+/**
+ * A code's JUMPDEST map, and for a code of ours the values of its PUSH7-PUSH32 as they are
+ * first executed, by position (a PUSH32 read from the code costs about 170 ns here, a lookup
+ * about 25; smaller values are cheaper to read than to look up).
+ */
+export interface JumpMap {
+  jumps: Uint8Array
+  pushes?: Map<number, bigint>
+}
+const jumpMaps = new Map<Uint8Array, JumpMap>()
+let mappedBytes = 0
+
+/** The JUMPDEST map of `code` (a 1 at every JUMPDEST outside push data), without EIP-8024. */
+export function jumpDestinations(code: Uint8Array): JumpMap {
+  if (!cacheable.has(code)) return { jumps: scanJumps(code) }
+  let map = jumpMaps.get(code)
+  if (map !== undefined) {
+    // Delete and set again: the Map's order is then least recently used first.
+    jumpMaps.delete(code)
+    jumpMaps.set(code, map)
+    return map
+  }
+  map = { jumps: scanJumps(code), pushes: new Map() }
+  jumpMaps.set(code, map)
+  mappedBytes += code.length
+  if (mappedBytes > JUMP_MAP_BUDGET) {
+    for (const [old] of jumpMaps) {
+      if (mappedBytes <= JUMP_MAP_BUDGET) break
+      jumpMaps.delete(old)
+      mappedBytes -= old.length
+    }
+  }
+  return map
+}
+
+/** The JUMPDEST maps kept and the bytes of code they cover (for tests). */
+export function jumpMapsKept(): { codes: number; bytes: number } {
+  return { codes: jumpMaps.size, bytes: mappedBytes }
+}
+
+function scanJumps(code: Uint8Array): Uint8Array {
+  const n = code.length
+  const jumps = new Uint8Array(n)
+  for (let i = 0; i < n; i++) {
+    const op = code[i]
+    if (op === 0x5b) jumps[i] = 1
+    else if (op >= 0x60 && op <= 0x7f) i += op - 0x5f
+  }
+  return jumps
+}
+
 /** Pushed values below 2^16, made once (PUSH1 and PUSH2 are most pushes: jump targets, offsets). */
 const small: bigint[] = new Array(1 << 16)
 const scratch = new Uint8Array(32)
 const scratchView = new DataView(scratch.buffer)
 
 /** The big-endian value of `code[at, at + size)`, bytes past the end of the code read as 0. */
-function pushValue(code: Uint8Array, at: number, size: number): bigint {
+export function pushValue(code: Uint8Array, at: number, size: number): bigint {
   const available = Math.min(size, code.length - at)
   if (size <= 6) {
     let v = 0

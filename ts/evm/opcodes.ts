@@ -22,6 +22,7 @@ import { bytesToBigInt } from '@ethereumjs/util'
 
 import { readU256, writeU256 } from '../codec.ts'
 import { importEvmFile } from './internals.ts'
+import { pushValue } from './jumpdest.ts'
 
 /**
  * A word's bytes pass through here, both ways: one DataView for all instead of one per word
@@ -46,6 +47,9 @@ export function readWord(bytes: Uint8Array): bigint {
 
 interface RunState {
   opCode: number
+  programCounter: number
+  code: Uint8Array
+  cachedPushes: unknown
   stack: { pop(): bigint; popN(n: number): bigint[]; peek(n?: number): bigint[]; push(v: bigint): void }
   memory: { write(offset: number, size: number, value: Uint8Array): void; read(offset: number, size: number, avoidCopy?: boolean): Uint8Array }
   interpreter: {
@@ -58,7 +62,7 @@ interface RunState {
 interface CommonLike {
   isActivatedEIP(eip: number): boolean
 }
-type Handler = (runState: RunState) => unknown
+type Handler = (runState: RunState, common: CommonLike) => unknown
 type GasHandler = (runState: RunState, gas: bigint, common: CommonLike) => bigint | Promise<bigint>
 
 function calldataload(runState: RunState): void {
@@ -98,9 +102,49 @@ function log(runState: RunState): void {
   runState.interpreter.log(data, topicsCount, topics)
 }
 
+/**
+ * PUSH1-PUSH32 read their value from the code, where ethereumjs's take it from the values its
+ * jump analysis made for every PUSH of the code (`cachedPushes`), so that the fast loop's
+ * analysis need not make them (`jumpDestinations` in `jumpdest.ts`). The same value: the bytes
+ * after the opcode, past the end of the code read as zeros. Under stateless code-chunk gas
+ * (EIP-6800/7864) ethereumjs's own, which charges for the chunks.
+ */
+function push(runState: RunState, common: CommonLike): void {
+  if (common.isActivatedEIP(6800) || common.isActivatedEIP(7864)) {
+    originalPush!(runState, common)
+    return
+  }
+  const size = runState.opCode - 0x5f
+  const pc = runState.programCounter
+  const code = runState.code
+  let value: bigint | undefined
+  if (size <= 2 && pc + size <= code.length) {
+    // PUSH1 and PUSH2, most pushes (jump targets, offsets): a shared value below 2^16.
+    const v = size === 1 ? code[pc] : (code[pc] << 8) | code[pc + 1]
+    runState.stack.push((SMALL[v] ??= BigInt(v)))
+    runState.programCounter = pc + size
+    return
+  }
+  // The fast loop hands the larger values it has seen in this code as a Map (ethereumjs's own
+  // loop, an object of every value, which is not used here: the code says the same).
+  const seen = size > 6 ? runState.cachedPushes : undefined
+  if (seen instanceof Map) {
+    value = seen.get(pc)
+    if (value === undefined) seen.set(pc, (value = pushValue(runState.code, pc, size)))
+  } else {
+    value = pushValue(runState.code, pc, size)
+  }
+  runState.stack.push(value)
+  runState.programCounter = pc + size
+}
+
+/** Values pushed below 2^16, each made once. */
+const SMALL: bigint[] = new Array(1 << 16)
+
 /** ethereumjs's `accessStorageEIP2929` and SLOAD gas handler (set when the originals load). */
 let accessStorage: ((runState: RunState, key: Uint8Array, isSstore: boolean, common: CommonLike, chargeGas: boolean) => bigint) | undefined
 let originalSloadGas: GasHandler | undefined
+let originalPush: Handler | undefined
 
 function sloadGas(runState: RunState, gas: bigint, common: CommonLike): bigint | Promise<bigint> {
   const key = runState.stack.peek()[0]
@@ -118,12 +162,23 @@ const FAST: Fast[] = [
   { op: 0x52, kind: 'op', fast: mstore },
   { op: 0x54, kind: 'op', fast: sload },
   ...[0xa0, 0xa1, 0xa2, 0xa3, 0xa4].map((op): Fast => ({ op, kind: 'op', fast: log })),
+  ...Array.from({ length: 32 }, (_, i): Fast => ({ op: 0x60 + i, kind: 'op', fast: push })),
   { op: 0x54, kind: 'gas', fast: sloadGas },
 ]
 
 /** The fast handler for `op`, if there is one (exported for tests). */
 export function fastHandler(op: number): Handler | undefined {
   return FAST.find((f) => f.op === op && f.kind === 'op')?.fast as Handler | undefined
+}
+
+/**
+ * Whether every PUSH1-PUSH32 of an opcode table is ours, which reads its value from the code:
+ * then the fast loop may skip the pushed values of ethereumjs's analysis (`interpreter.ts`).
+ * Checked on each frame's first jump (32 reads), not remembered: an entry can be replaced.
+ */
+export function pushesReadCode(table: readonly ({ opHandler: unknown } | undefined)[]): boolean {
+  for (let op = 0x60; op <= 0x7f; op++) if (table[op]?.opHandler !== push) return false
+  return true
 }
 
 /** The fast gas handler for `op`, if there is one (exported for tests). */
@@ -154,11 +209,13 @@ async function loadOriginals(): Promise<Map<Fast, unknown> | undefined> {
   const out = new Map<Fast, unknown>()
   for (const f of FAST) {
     const h: unknown = (f.kind === 'op' ? handlers : gasHandlers).get(f.op)
-    if (typeof h !== 'function' || h.length !== (f.kind === 'op' ? 1 : 3)) return undefined
+    // The same parameters as ours: (runState), (runState, common) or (runState, gas, common).
+    if (typeof h !== 'function' || h.length !== f.fast.length) return undefined
     out.set(f, h)
   }
   accessStorage = access as typeof accessStorage
   originalSloadGas = gasHandlers.get(0x54) as GasHandler
+  originalPush = handlers.get(0x60) as Handler
   return out
 }
 
