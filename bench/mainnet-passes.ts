@@ -7,8 +7,9 @@
  * warm-up runs of that same block: what its contracts cost once an executor has seen them.
  * Here each block comes after 45 others, so every cache that is smaller than the stream's code
  * (19 MB of contracts a pass) is tested as it would be on a chain. Prints the median pass time
- * per runner, and the median of the per-pass ratios against sequential. The receipts root of
- * every run is compared with the first runner's.
+ * per runner, the median of the per-pass ratios against sequential, and the largest JS heap a
+ * worker had at the end of a block. The receipts root of every run is compared with the first
+ * runner's.
  *
  *   npx tsx bench/mainnet-passes.ts [passes = 5] [runners = sequential,optimistic,adaptive]
  */
@@ -40,6 +41,7 @@ const fixtures = numbers.map((n) => loadMainnetBlock(n))
 const executors = await Promise.all(names.map((n) => ParallelExecutor.create({ common: makeCommon(), threads: 2, strategy: all[n] })))
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const totals = names.map(() => [] as number[])
+const heapMB = names.map(() => 0)
 const began = performance.now()
 try {
   for (let pass = 0; pass < WARMUP + passes; pass++) {
@@ -54,6 +56,7 @@ try {
         const t = performance.now()
         const r = await executors[i].runBlock({ block, prestate: f.prestate, bytecodes: f.bytecodes, blockchain: f.blockchain, skipBlockValidation: true, skipHardForkValidation: true, generate: true })
         sums[i] += performance.now() - t
+        heapMB[i] = Math.max(heapMB[i], ...(r.metrics.workers?.heapUsedBytes ?? []).map((h) => h / 2 ** 20))
         const receipts = bytesToHex(r.receiptsRoot)
         root ??= receipts
         if (receipts !== root) throw new Error(`block ${numbers[b]}, ${names[i]}: receipts root ${receipts}, ${names[0]} gave ${root}`)
@@ -68,5 +71,6 @@ try {
 console.log(`\n${numbers.length} mainnet blocks a pass, medians of ${passes} passes after ${WARMUP} warm-up (${((performance.now() - began) / 1000).toFixed(0)} s):`)
 names.forEach((n, i) => {
   const ratio = median(totals[i].map((t, p) => totals[0][p] / t))
-  console.log(`  ${n.padEnd(11)} ${median(totals[i]).toFixed(0).padStart(6)} ms a pass, ${ratio.toFixed(2)}x ${names[0]}`)
+  const heap = heapMB[i] > 0 ? `, largest worker heap ${heapMB[i].toFixed(0)} MB` : ''
+  console.log(`  ${n.padEnd(11)} ${median(totals[i]).toFixed(0).padStart(6)} ms a pass, ${ratio.toFixed(2)}x ${names[0]}${heap}`)
 })
