@@ -68,16 +68,21 @@ test('an analysis is shared between opcode tables of equal contents, and only be
   t.not(analyse(cancun, foreign), analyse(cancun, foreign))
 })
 
+/** Distinct contracts of the largest size (CODE, then zeros, then their index), ours, two past `budget` bytes. */
+const SIZE = 24_576
+function codesPast(budget: number): Uint8Array[] {
+  return Array.from({ length: Math.ceil(budget / SIZE) + 2 }, (_, i) => {
+    const code = new Uint8Array(SIZE)
+    code.set(hexToBytes(CODE))
+    code[SIZE - 1] = i
+    return markCode(code)
+  })
+}
+
 test('the analyses kept are bounded by the size of their code, least recently used out first', async (t) => {
   const analyse = await analyser()
   const cancun = tableAt(Hardfork.Cancun)
-  const size = 24_576
-  const codes = Array.from({ length: Math.ceil(ANALYSED_CODE_BUDGET / size) + 2 }, (_, i) => {
-    const code = new Uint8Array(size)
-    code.set(hexToBytes(CODE))
-    code[size - 1] = i
-    return markCode(code)
-  })
+  const codes = codesPast(ANALYSED_CODE_BUDGET)
   const first = analyse(cancun, codes[0])
   const second = analyse(cancun, codes[1])
   for (const code of codes.slice(2)) {
@@ -89,13 +94,7 @@ test('the analyses kept are bounded by the size of their code, least recently us
 })
 
 test('the fast loop\'s JUMPDEST maps are kept for our code only, bounded by the size of their code, least recently used out first', (t) => {
-  const size = 24_576
-  const codes = Array.from({ length: Math.ceil(JUMP_MAP_BUDGET / size) + 2 }, (_, i) => {
-    const code = new Uint8Array(size)
-    code.set(hexToBytes(CODE))
-    code[size - 1] = i
-    return markCode(code)
-  })
+  const codes = codesPast(JUMP_MAP_BUDGET)
   const first = jumpDestinations(codes[0])
   t.is(jumpDestinations(codes[0]), first, 'kept')
   t.deepEqual([...first.jumps.subarray(0, 8)], [0, 0, 0, 0, 0, 0, 1, 0], 'the JUMPDEST at 6 and nothing else')
@@ -105,7 +104,7 @@ test('the fast loop\'s JUMPDEST maps are kept for our code only, bounded by the 
     t.is(jumpDestinations(codes[1]), second, 'a code in use stays')
   }
   t.true(jumpMapsKept().bytes <= JUMP_MAP_BUDGET)
-  t.true(jumpMapsKept().bytes > JUMP_MAP_BUDGET - 2 * size, 'the budget is used')
+  t.true(jumpMapsKept().bytes > JUMP_MAP_BUDGET - 2 * SIZE, 'the budget is used')
   t.not(jumpDestinations(codes[0]), first, 'the least recently used went once the budget was passed')
   const foreign = hexToBytes(CODE)
   t.not(jumpDestinations(foreign), jumpDestinations(foreign), 'a code that no state manager of ours handed out is scanned every time')

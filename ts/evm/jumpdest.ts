@@ -60,9 +60,44 @@ const cacheable = new WeakSet<Uint8Array>()
  */
 export const ANALYSED_CODE_BUDGET = 2 * 2 ** 20
 
+/**
+ * Values kept per code object, least recently used out first once the codes they were made
+ * for pass `budget` bytes (a Map iterates in insertion order; a use deletes and sets again).
+ */
+class CodeLru<V> {
+  private readonly kept = new Map<Uint8Array, V>()
+  bytes = 0
+  constructor(private readonly budget: number) {}
+
+  get size(): number {
+    return this.kept.size
+  }
+
+  /** The value kept for `code`, now the most recently used; undefined if none. */
+  use(code: Uint8Array): V | undefined {
+    const v = this.kept.get(code)
+    if (v !== undefined) {
+      this.kept.delete(code)
+      this.kept.set(code, v)
+    }
+    return v
+  }
+
+  /** Keeps `v` for `code` (replacing any value), then drops the least recently used past the budget. */
+  put(code: Uint8Array, v: V): void {
+    if (!this.kept.delete(code)) this.bytes += code.length
+    this.kept.set(code, v)
+    if (this.bytes <= this.budget) return
+    for (const [old] of this.kept) {
+      if (this.bytes <= this.budget) break
+      this.kept.delete(old)
+      this.bytes -= old.length
+    }
+  }
+}
+
 /** Per code object, the analysis for one opcode table's contents (the latest asked for). */
-const analyses = new Map<Uint8Array, { key: object; analysis: Analysis }>()
-let analysedBytes = 0
+const analyses = new CodeLru<{ key: object; analysis: Analysis }>(ANALYSED_CODE_BUDGET)
 let installed: Promise<boolean> | undefined
 
 /** Marks a code object as immutable and ours: its analysis may be cached. Returns it. */
@@ -91,19 +126,10 @@ async function install(): Promise<boolean> {
     const eip8024 = this.common.isActivatedEIP(8024)
     const table = tableKey(this._evm._opcodeMap)
     const key = eip8024 ? eip8024Key(table) : table
-    const kept = analyses.get(code)
-    // Delete and set again: the Map's order is then least recently used first.
-    if (kept !== undefined) analyses.delete(code)
-    else analysedBytes += code.length
-    const entry = kept !== undefined && kept.key === key ? kept : { key, analysis: eip8024 ? original.call(this, code) : analyse(this._evm._opcodeMap as Entry[], code) }
-    analyses.set(code, entry)
-    if (analysedBytes > ANALYSED_CODE_BUDGET) {
-      for (const [old] of analyses) {
-        if (analysedBytes <= ANALYSED_CODE_BUDGET) break
-        analyses.delete(old)
-        analysedBytes -= old.length
-      }
-    }
+    const kept = analyses.use(code)
+    if (kept !== undefined && kept.key === key) return kept.analysis
+    const entry = { key, analysis: eip8024 ? original.call(this, code) : analyse(this._evm._opcodeMap as Entry[], code) }
+    analyses.put(code, entry)
     return entry.analysis
   }
   cached.cached = true
@@ -167,35 +193,22 @@ export interface JumpMap {
   jumps: Uint8Array
   pushes?: Map<number, bigint>
 }
-const jumpMaps = new Map<Uint8Array, JumpMap>()
-let mappedBytes = 0
+const jumpMaps = new CodeLru<JumpMap>(JUMP_MAP_BUDGET)
 
 /** The JUMPDEST map of `code` (a 1 at every JUMPDEST outside push data), without EIP-8024. */
 export function jumpDestinations(code: Uint8Array): JumpMap {
   if (!cacheable.has(code)) return { jumps: scanJumps(code) }
-  let map = jumpMaps.get(code)
-  if (map !== undefined) {
-    // Delete and set again: the Map's order is then least recently used first.
-    jumpMaps.delete(code)
-    jumpMaps.set(code, map)
-    return map
-  }
-  map = { jumps: scanJumps(code), pushes: new Map() }
-  jumpMaps.set(code, map)
-  mappedBytes += code.length
-  if (mappedBytes > JUMP_MAP_BUDGET) {
-    for (const [old] of jumpMaps) {
-      if (mappedBytes <= JUMP_MAP_BUDGET) break
-      jumpMaps.delete(old)
-      mappedBytes -= old.length
-    }
+  let map = jumpMaps.use(code)
+  if (map === undefined) {
+    map = { jumps: scanJumps(code), pushes: new Map() }
+    jumpMaps.put(code, map)
   }
   return map
 }
 
 /** The JUMPDEST maps kept and the bytes of code they cover (for tests). */
 export function jumpMapsKept(): { codes: number; bytes: number } {
-  return { codes: jumpMaps.size, bytes: mappedBytes }
+  return { codes: jumpMaps.size, bytes: jumpMaps.bytes }
 }
 
 function scanJumps(code: Uint8Array): Uint8Array {
