@@ -116,15 +116,7 @@ function push(runState: RunState, common: CommonLike): void {
   }
   const size = runState.opCode - 0x5f
   const pc = runState.programCounter
-  const code = runState.code
   let value: bigint | undefined
-  if (size <= 2 && pc + size <= code.length) {
-    // PUSH1 and PUSH2, most pushes (jump targets, offsets): a shared value below 2^16.
-    const v = size === 1 ? code[pc] : (code[pc] << 8) | code[pc + 1]
-    runState.stack.push((SMALL[v] ??= BigInt(v)))
-    runState.programCounter = pc + size
-    return
-  }
   // The fast loop hands the larger values it has seen in this code as a Map (ethereumjs's own
   // loop, an object of every value, which is not used here: the code says the same).
   const seen = size > 6 ? runState.cachedPushes : undefined
@@ -137,9 +129,6 @@ function push(runState: RunState, common: CommonLike): void {
   runState.stack.push(value)
   runState.programCounter = pc + size
 }
-
-/** Values pushed below 2^16, each made once. */
-const SMALL: bigint[] = new Array(1 << 16)
 
 /** ethereumjs's `accessStorageEIP2929` and SLOAD gas handler (set when the originals load). */
 let accessStorage: ((runState: RunState, key: Uint8Array, isSstore: boolean, common: CommonLike, chargeGas: boolean) => bigint) | undefined
