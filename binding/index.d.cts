@@ -67,6 +67,19 @@ export declare class NativeWorker {
    * returns 0 (absent account / zero slot), 1 (value written), or a negative code.
    */
   read(scratch: Uint8Array): number
+  /**
+   * A credit read (see `Run::read_credit`): the account encoded at the start of `scratch`,
+   * whose balance the transaction only adds the 32-byte big-endian `credit` at
+   * `scratch[CREDIT_AT..CREDIT_AT + 32]` to. Answers as `read`, plus `READ_CREDITED` when the
+   * read was recorded as a credit read (the account has no code): the incarnation must then
+   * write a balance delta there, or call `upgradeCredit` first.
+   */
+  readCredit(scratch: Uint8Array): number
+  /**
+   * Turns this incarnation's credit read of the account encoded at the start of `scratch`
+   * into a plain read of the value it returned.
+   */
+  upgradeCredit(scratch: Uint8Array): void
   /** `finish` then `next` in one crossing (the worker loop's common path). */
   finishNext(writes: Uint8Array, len: number): number
   /** Ends the current incarnation with the write-set records in `writes[..len]`. */

@@ -430,6 +430,57 @@ export async function delegations(n: number, followUps = true): Promise<Workload
   return { name: `delegations-${n}${followUps ? '-with-follow-ups' : ''}`, common: w.common, prestate: w.prestate, block: w.block(txs, { number: 23_000_000n, timestamp: 1_760_000_000n }) }
 }
 
+/** Runtime code that stores its own balance (SELFBALANCE) in slot 0 on every call. */
+export const BALANCE_RECORDER = '0x4760005500'
+
+/**
+ * Runtime code that counts `n` down to zero (about 26 gas a turn), then pays its call value on
+ * to `to` with a CALL: a payment that arrives late.
+ */
+export function slowForwarder(n: number, to: Address): string {
+  const count = n.toString(16).padStart(4, '0')
+  // PUSH2 n; JUMPDEST; PUSH1 1; SWAP1; SUB; DUP1; PUSH1 3; JUMPI; POP;
+  // CALL(GAS, to, CALLVALUE, 0, 0, 0, 0); POP; STOP
+  return `0x61${count}5b600190038060035750` + '6000600060006000' + '34' + '73' + to.toString().slice(2) + '5af15000'
+}
+
+/**
+ * Payments into deposit addresses (Prague), and what can change such an account mid-block.
+ * Plain payments from distinct senders into an existing address, into one that does not exist
+ * yet, and into an account that an EIP-7702 authorization then delegates to code recording
+ * its balance (payments after the authorization run that code); the existing deposit address
+ * sends a payment of its own midway. And an account whose balance is 4,500 wei below 2^256:
+ * the first transaction pays 1,000 wei into it through a slow contract, the next four pay 1,000
+ * wei each directly, so that the last of them overflows and fails, although, run before the
+ * slow payment landed, it would not have.
+ */
+export async function deposits(n: number): Promise<Workload> {
+  const w = world(Hardfork.Prague)
+  const depositKey = 800
+  const existing = w.fund(depositKey, 3n * ETHER)
+  const fresh = recipient(0xd0d0)
+  const delegatedKey = 801
+  const delegated = w.fund(delegatedKey, ETHER)
+  const recorder = w.place(recipient(0xd0d1), BALANCE_RECORDER)
+  const nearMax = recipient(0xd0d2)
+  w.prestate[nearMax.toString()] = { balance: '0x' + (2n ** 256n - 1n - 4500n).toString(16), nonce: 0 }
+  const slow = w.place(recipient(0xd0d4), slowForwarder(20_000, nearMax))
+  for (let i = 0; i < n; i++) w.fund(i)
+  const txs: TypedTransaction[] = [w.tx(0, { to: slow, value: 1000n, gasLimit: 1_000_000n })]
+  for (let i = 1; i <= 4; i++) txs.push(w.tx(i, { to: nearMax, value: 1000n, gasLimit: 21_000n }))
+  for (let i = 5; i < n; i++) {
+    if (i === Math.floor(n / 2)) {
+      txs.push(w.tx(depositKey, { to: recipient(0xd0d3), value: ETHER, gasLimit: 21_000n }))
+      txs.push(w.tx(i, { type: 4, to: delegated, delegations: [{ key: delegatedKey, address: recorder, nonce: w.nonceOf(delegatedKey) }], gasLimit: 100_000n }))
+      w.bumpNonce(delegatedKey)
+      continue
+    }
+    const to = i % 3 === 0 ? fresh : i % 3 === 1 ? delegated : existing
+    txs.push(w.tx(i, { to, value: 10_000n + BigInt(i), gasLimit: 60_000n }))
+  }
+  return { name: `deposits-${n}`, common: w.common, prestate: w.prestate, block: w.block(txs, { number: 23_000_000n, timestamp: 1_760_000_000n }) }
+}
+
 /** CREATE transactions, CREATE and CREATE2 through a factory, and calls into the new contracts. */
 export async function creations(n: number): Promise<Workload> {
   const w = world()

@@ -17,6 +17,7 @@ import {
   readAccountFields,
   readU256,
   writeLocation,
+  writeU256,
   type AccountFields,
 } from '../codec.ts'
 import type { NativeBinding } from '../native.ts'
@@ -52,6 +53,10 @@ export function isControlSignal(e: unknown): e is ControlSignal {
 
 const READ_NOT_LOADED = -1
 const READ_HALTED = -2
+/** Added to `readCredit`'s answer when it recorded a credit read. */
+const READ_CREDITED = 2
+/** Where `readCredit` takes the credit from (after the 53-byte location). */
+const CREDIT_AT = 64
 const READ_BLOCKED_BASE = -16
 
 export class NativeView {
@@ -95,6 +100,35 @@ export class NativeView {
   /** The account at `address`, or `undefined` if it does not exist. */
   readAccount(address: Uint8Array): AccountFields | undefined {
     return this.read(LocationKind.Account, address) === 0 ? undefined : readAccountFields(this.scratch, this.dv, EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT)
+  }
+
+  /**
+   * The account at `address` for a transaction that will only add `credit` to its balance
+   * (see the native `readCredit`). `credited`: the read was recorded as a credit read (the
+   * account has no code), so the incarnation must write its change to this account as a
+   * balance delta, or call `upgradeCredit` first.
+   */
+  readAccountForCredit(address: Uint8Array, credit: bigint): { fields: AccountFields | undefined; credited: boolean } {
+    if (this.signal !== undefined) throw this.signal
+    writeLocation(this.scratch, 0, LocationKind.Account, address)
+    writeU256(this.dv, CREDIT_AT, credit)
+    const r = this.handle.readCredit(this.scratch)
+    if (r < 0) {
+      if (r === READ_NOT_LOADED) {
+        writeLocation(this.scratch, 0, LocationKind.Account, address)
+        throw new NotLoadedSignal(this.scratch.slice(0, LOCATION_LEN))
+      }
+      if (r === READ_HALTED) this.fail(new HaltedSignal())
+      return this.fail(new BlockedSignal(READ_BLOCKED_BASE - r))
+    }
+    const fields = (r & 1) === 0 ? undefined : readAccountFields(this.scratch, this.dv, EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT)
+    return { fields, credited: (r & READ_CREDITED) !== 0 }
+  }
+
+  /** Turns this incarnation's credit read of `address` into a plain read of what it returned. */
+  upgradeCredit(address: Uint8Array): void {
+    writeLocation(this.scratch, 0, LocationKind.Account, address)
+    this.handle.upgradeCredit(this.scratch)
   }
 
   /** A storage slot as a number. */

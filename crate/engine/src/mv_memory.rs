@@ -287,10 +287,11 @@ impl MvMemory {
     /// if every read still holds.
     pub fn first_stale_read(&self, tx: TxIndex, base: &dyn BaseState) -> Result<Option<Location>, MemoryError> {
         let reads = self.last_read[tx.idx()].lock();
-        for (loc, observed) in reads.iter() {
-            match self.read(loc, tx, base)? {
-                ReadResult::Value(v) if v == *observed => {}
-                _ => return Ok(Some(*loc)),
+        for r in reads.iter() {
+            match (self.read(&r.loc, tx, base)?, r.credit, &r.value) {
+                (ReadResult::Value(v), None, observed) if v == *observed => {}
+                (ReadResult::Value(Value::Account(now)), Some(c), Value::Account(then)) if credit_read_holds(then, &now, c) => {}
+                _ => return Ok(Some(r.loc)),
             }
         }
         Ok(None)
@@ -328,19 +329,22 @@ impl MvMemory {
     }
 
     /// The transactions whose writes `tx`'s committed reads observed: for an account, every
-    /// balance credit below `tx` down to the newest full write (inclusive); for a slot, its
-    /// newest writer, or the newest storage wipe if that is newer. Call after the block is
-    /// done; the result is sorted and without duplicates.
+    /// balance credit below `tx` down to the newest full write (inclusive), only that write for
+    /// a credit read; for a slot, its newest writer, or the newest storage wipe if that is
+    /// newer. Call after the block is done; the result is sorted and without duplicates.
     pub fn dependencies(&self, tx: TxIndex) -> Vec<TxIndex> {
         let reads = self.last_read[tx.idx()].lock();
         let mut deps = Vec::new();
-        for (loc, _) in reads.iter() {
+        for Read { loc, credit, .. } in reads.iter() {
             match loc {
                 Location::Account(_) => {
                     if let Some(entries) = self.data.get(loc) {
                         for (idx, entry) in entries.below(tx) {
-                            deps.push(*idx);
-                            if !matches!(entry, Entry::Delta(_)) {
+                            let delta = matches!(entry, Entry::Delta(_));
+                            if !(delta && credit.is_some()) {
+                                deps.push(*idx);
+                            }
+                            if !delta {
                                 break;
                             }
                         }
@@ -376,7 +380,7 @@ impl MvMemory {
             bytes += size_of::<Location>() + size_of::<Versions>() + 16 + e.value().0.capacity() * size_of::<(TxIndex, Entry)>();
         }
         for r in &self.last_read {
-            bytes += size_of::<Mutex<ReadSet>>() + r.lock().capacity() * size_of::<(Location, Value)>();
+            bytes += size_of::<Mutex<ReadSet>>() + r.lock().capacity() * size_of::<Read>();
         }
         for w in &self.last_written {
             bytes += size_of::<Mutex<Vec<Location>>>() + w.lock().capacity() * size_of::<Location>();

@@ -108,6 +108,25 @@ pub trait Run: Send + Sync {
     fn next(&self, w: &mut WorkerCtx) -> Step;
     /// Reads `loc` for the worker's current incarnation and records what it saw.
     fn read(&self, w: &mut WorkerCtx, loc: &Location) -> Result<Value, ReadError>;
+    /// Reads account `loc` for an incarnation that will only add `credit` to its balance
+    /// (the recipient of a plain value transfer). Where the account has no code, the read is
+    /// recorded as a credit read: validation then checks only the account's shape (nonce, code
+    /// hash, storage root; absent counting as empty) and whether the credit overflows, so other
+    /// transactions' credits and debits of the same account do not invalidate it. The caller
+    /// must write its change as a balance delta, or call `upgrade_credit` first. Returns the
+    /// value and whether the read was recorded as a credit read. Runs without versions record
+    /// nothing and answer as `read`.
+    fn read_credit(&self, w: &mut WorkerCtx, loc: &Location, credit: U256) -> Result<(Value, bool), ReadError> {
+        let _ = credit;
+        self.read(w, loc).map(|v| (v, false))
+    }
+    /// Turns the current incarnation's credit read of `loc` into a plain read of the value it
+    /// returned (its change turned out to be more than a credit).
+    fn upgrade_credit(&self, w: &mut WorkerCtx, loc: &Location) {
+        if let Some(r) = w.reads.iter_mut().find(|r| r.loc == *loc) {
+            r.credit = None;
+        }
+    }
     /// Ends the current incarnation with its writes.
     fn finish(&self, w: &mut WorkerCtx, writes: WriteSet);
     /// Ends the current incarnation, which read an ESTIMATE of `blocker`.
@@ -380,26 +399,11 @@ impl ParallelRun {
     }
 }
 
-impl Run for ParallelRun {
-    fn block_size(&self) -> usize {
-        self.scheduler.block_size()
-    }
-
-    fn next(&self, w: &mut WorkerCtx) -> Step {
-        if w.current.take().is_some() {
-            // The previous incarnation was neither finished nor suspended.
-            self.halt(Fallback::Protocol("next() called during an execution"));
-        }
-        w.reads.clear();
-        let step = self.next_step(w);
-        if !matches!(step, Step::Execute(_)) {
-            // The worker leaves the block: publish its counts.
-            self.counters.flush(&mut w.counts);
-        }
-        step
-    }
-
-    fn read(&self, w: &mut WorkerCtx, loc: &Location) -> Result<Value, ReadError> {
+impl ParallelRun {
+    /// A read for the current incarnation, recorded for validation: plain (`credit` None), or
+    /// a credit read where the value is an account without code (see `Run::read_credit`).
+    /// Returns the value and whether it was recorded as a credit read.
+    fn read_recorded(&self, w: &mut WorkerCtx, loc: &Location, credit: Option<U256>) -> Result<(Value, bool), ReadError> {
         let Some(v) = w.current else {
             self.halt(Fallback::Protocol("read() outside an execution"));
             return Err(ReadError::Halted);
@@ -408,7 +412,9 @@ impl Run for ParallelRun {
         loop {
             return match self.memory.read(loc, v.tx, &*self.base) {
                 Ok(ReadResult::Value(value)) => {
-                    if hot_waits < HOT_WAITS {
+                    let credit = credit.filter(|_| matches!(&value, Value::Account(a) if account_shape(a).1 == EMPTY_CODE_HASH));
+                    // A credit read does not care about the writes the hot-location wait is for.
+                    if hot_waits < HOT_WAITS && credit.is_none() {
                         if let Some(k) = self.running_writer(loc, v.tx) {
                             hot_waits += 1;
                             w.counts.dependency_waits += 1;
@@ -421,8 +427,8 @@ impl Run for ParallelRun {
                             continue;
                         }
                     }
-                    w.reads.push((*loc, value.clone()));
-                    Ok(value)
+                    w.reads.push(Read { loc: *loc, value: value.clone(), credit });
+                    Ok((value, credit.is_some()))
                 }
                 Ok(ReadResult::Blocked(b)) => {
                     w.counts.dependency_waits += 1;
@@ -444,6 +450,38 @@ impl Run for ParallelRun {
                 }
             };
         }
+    }
+}
+
+impl Run for ParallelRun {
+    fn block_size(&self) -> usize {
+        self.scheduler.block_size()
+    }
+
+    fn next(&self, w: &mut WorkerCtx) -> Step {
+        if w.current.take().is_some() {
+            // The previous incarnation was neither finished nor suspended.
+            self.halt(Fallback::Protocol("next() called during an execution"));
+        }
+        w.reads.clear();
+        let step = self.next_step(w);
+        if !matches!(step, Step::Execute(_)) {
+            // The worker leaves the block: publish its counts.
+            self.counters.flush(&mut w.counts);
+        }
+        step
+    }
+
+    fn read(&self, w: &mut WorkerCtx, loc: &Location) -> Result<Value, ReadError> {
+        self.read_recorded(w, loc, None).map(|(v, _)| v)
+    }
+
+    fn read_credit(&self, w: &mut WorkerCtx, loc: &Location, credit: U256) -> Result<(Value, bool), ReadError> {
+        if !matches!(loc, Location::Account(_)) {
+            self.halt(MemoryError::DeltaOnNonAccount(*loc).into());
+            return Err(ReadError::Halted);
+        }
+        self.read_recorded(w, loc, Some(credit))
     }
 
     fn finish(&self, w: &mut WorkerCtx, writes: WriteSet) {

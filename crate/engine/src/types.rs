@@ -122,7 +122,33 @@ pub type WriteSet = Vec<(Location, WriteOp)>;
 /// Validation compares values, not versions: an incarnation is still valid if every location
 /// it read holds the same value now, whoever wrote it. This also covers reads that folded
 /// balance deltas and storage reads resolved through a `StorageClear`.
-pub type ReadSet = Vec<(Location, Value)>;
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Read {
+    pub loc: Location,
+    pub value: Value,
+    /// A credit read (see `Run::read_credit`): the reader only paid `credit` into this account
+    /// (an account without code), so only the account's shape and whether the credit overflows
+    /// its balance matter, not the balance itself.
+    pub credit: Option<U256>,
+}
+
+pub type ReadSet = Vec<Read>;
+
+/// The parts of an account a credit read depends on: nonce, code hash and storage root, an
+/// absent account counting as the empty one (a credit creates it as such).
+pub fn account_shape(a: &Option<AccountInfo>) -> (u64, B256, B256) {
+    match a {
+        Some(a) => (a.nonce, a.code_hash, a.storage_root),
+        None => (0, EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT),
+    }
+}
+
+/// Whether a credit read of `observed` still holds when the account reads `current`: same
+/// shape, and adding `credit` overflows the balance in both or in neither.
+pub fn credit_read_holds(observed: &Option<AccountInfo>, current: &Option<AccountInfo>, credit: U256) -> bool {
+    let overflows = |a: &Option<AccountInfo>| a.as_ref().is_some_and(|a| a.balance.checked_add(credit).is_none());
+    account_shape(observed) == account_shape(current) && overflows(observed) == overflows(current)
+}
 
 /// Applies `delta` to an account value (absent accounts are created by the credit).
 pub fn fold_delta(base: Option<AccountInfo>, delta: U256) -> Option<AccountInfo> {

@@ -13,7 +13,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use parallel_evm_engine::base::SharedBase;
 use parallel_evm_engine::{
-    BaseState, Fallback, ParallelRun, Plan, ReadError, Run, SequentialRun, ShardPlan, Step, TxIndex, Value, WorkerCtx, B256,
+    BaseState, Fallback, Location, ParallelRun, Plan, ReadError, Run, SequentialRun, ShardPlan, Step, TxIndex, Value, WorkerCtx, B256,
 };
 use parking_lot::Mutex;
 use rustc_hash::{FxBuildHasher, FxHashMap};
@@ -260,6 +260,11 @@ const READ_NOT_LOADED: i32 = -1;
 const READ_HALTED: i32 = -2;
 /// `read` returns `READ_BLOCKED_BASE - blocker` when an ESTIMATE of `blocker` is in the way.
 const READ_BLOCKED_BASE: i32 = -16;
+/// `readCredit` adds this to its answer when it recorded a credit read.
+const READ_CREDITED: i32 = 2;
+/// Where `readCredit` finds the credit in the scratch buffer (after the location, before the
+/// end of the 104 bytes of account fields the answer writes over it).
+const CREDIT_AT: usize = 64;
 
 /// `next` returns these when there is no transaction to execute.
 const NEXT_DONE: f64 = -1.0;
@@ -321,6 +326,49 @@ impl NativeWorker {
             Err(ReadError::Halted) => READ_HALTED,
             Err(ReadError::Blocked(b)) => READ_BLOCKED_BASE - b.0 as i32,
         })
+    }
+
+    /// A credit read (see `Run::read_credit`): the account encoded at the start of `scratch`,
+    /// whose balance the transaction only adds the 32-byte big-endian `credit` at
+    /// `scratch[CREDIT_AT..CREDIT_AT + 32]` to. Answers as `read`, plus `READ_CREDITED` when the
+    /// read was recorded as a credit read (the account has no code): the incarnation must then
+    /// write a balance delta there, or call `upgradeCredit` first.
+    #[napi(catch_unwind)]
+    pub fn read_credit(&mut self, mut scratch: Uint8ArraySlice) -> Result<i32> {
+        let buf = unsafe { scratch.as_mut() };
+        if buf.len() < CREDIT_AT + 32 {
+            return Err(Error::new(Status::InvalidArg, "scratch buffer too small"));
+        }
+        let loc = codec::decode_location(buf)?;
+        if !matches!(loc, Location::Account(_)) {
+            return Err(Error::new(Status::InvalidArg, "a credit read is of an account"));
+        }
+        let credit = codec::u256_from_be(&buf[CREDIT_AT..CREDIT_AT + 32]);
+        Ok(match self.session.run.read_credit(&mut self.ctx, &loc, credit) {
+            Ok((Value::Account(a), credited)) => {
+                let flag = if credited { READ_CREDITED } else { 0 };
+                match a {
+                    None => flag,
+                    Some(a) => {
+                        codec::write_account_fields(&a, buf);
+                        1 | flag
+                    }
+                }
+            }
+            Ok(_) => return Err(Error::new(Status::GenericFailure, "an account location read as another kind")),
+            Err(ReadError::NotLoaded) => READ_NOT_LOADED,
+            Err(ReadError::Halted) => READ_HALTED,
+            Err(ReadError::Blocked(b)) => READ_BLOCKED_BASE - b.0 as i32,
+        })
+    }
+
+    /// Turns this incarnation's credit read of the account encoded at the start of `scratch`
+    /// into a plain read of the value it returned.
+    #[napi(catch_unwind)]
+    pub fn upgrade_credit(&mut self, scratch: Uint8ArraySlice) -> Result<()> {
+        let loc = codec::decode_location(&scratch)?;
+        self.session.run.upgrade_credit(&mut self.ctx, &loc);
+        Ok(())
     }
 
     /// `finish` then `next` in one crossing (the worker loop's common path).

@@ -10,6 +10,11 @@
  *   fee and, later, to check whether it became empty; both are served from a placeholder
  *   account whose balance is the pending credit, and the real account is read ("materialized")
  *   only when the answer would depend on it.
+ * - The recipient of a plain value transfer (the outermost call pays into an account without
+ *   code) is read as a credit (`getAccountForCredit`): the native memory then validates only
+ *   the account's nonce, code hash and storage root (and whether the credit overflows), and
+ *   `flush` writes the payment as a balance delta. Transactions that pay into one deposit
+ *   address no longer conflict with each other.
  */
 import { Account, type Address } from '@ethereumjs/util'
 
@@ -38,6 +43,9 @@ export class NativeStateManager extends JournaledStateManager {
   /** Code by hash, kept across incarnations and blocks (content-addressed, immutable). */
   private readonly codeCache = new Map<string, Uint8Array>()
 
+  /** Accounts the native memory recorded credit reads of in this incarnation. */
+  private readonly credited = new Set<string>()
+
   private coinbaseKey = ''
   /** Pending fee credit to the coinbase while it is not materialized. */
   private coinbaseCredit = 0n
@@ -55,6 +63,7 @@ export class NativeStateManager extends JournaledStateManager {
     this.clearLayer()
     this.accountReads.clear()
     this.wipes.clear()
+    if (this.credited.size > 0) this.credited.clear()
     this.view = view
     this.coinbaseKey = byteKey(coinbase)
     this.coinbaseCredit = 0n
@@ -151,6 +160,30 @@ export class NativeStateManager extends JournaledStateManager {
     return super.getAccount(address)
   }
 
+  /**
+   * The account of the recipient of the transaction's outermost call, which pays `value` into
+   * it (the EVM's `_executeCall` asks, see `ts/evm/interpreter.ts`). Read as a credit where
+   * this incarnation has not read it before and it is not the coinbase; the native memory
+   * records a credit read only if the account has no code (otherwise code runs, and may read
+   * the balance).
+   */
+  async getAccountForCredit(address: Address, value: bigint): Promise<Account | undefined> {
+    const key = byteKey(address.bytes)
+    if (this.accounts.has(key) || key === this.coinbaseKey) return this.getAccount(address)
+    const pending = this.native(() => this.v.readAccountForCredit(address.bytes, value))
+    const { fields, credited } = pending instanceof Promise ? await pending : pending
+    if (this.accounts.has(key)) {
+      // Read meanwhile by another path (not done by runTx today): that value stands.
+      if (credited) this.v.upgradeCredit(address.bytes)
+      return this.getAccount(address)
+    }
+    const f = fields ?? null
+    this.accountReads.set(key, f)
+    this.accounts.set(key, f)
+    if (credited) this.credited.add(key)
+    return f === null ? undefined : new Account(f.nonce, f.balance, f.storageRoot, f.codeHash)
+  }
+
   override async putAccount(address: Address, account?: Account): Promise<void> {
     const key = byteKey(address.bytes)
     if (!this.lazyCoinbase(key)) return super.putAccount(address, account)
@@ -181,6 +214,7 @@ export class NativeStateManager extends JournaledStateManager {
   override async deleteAccount(address: Address): Promise<void> {
     const key = byteKey(address.bytes)
     if (this.lazyCoinbase(key)) await this.materializeCoinbase(address.bytes)
+    this.uncredit(key)
     const f = await this.fields(address.bytes, key)
     if (this.mayHaveStorage(key, f)) this.markWipe(key)
     return super.deleteAccount(address)
@@ -189,6 +223,7 @@ export class NativeStateManager extends JournaledStateManager {
   override async clearStorage(address: Address): Promise<void> {
     const key = byteKey(address.bytes)
     if (this.lazyCoinbase(key)) await this.materializeCoinbase(address.bytes)
+    this.uncredit(key)
     const f = await this.fields(address.bytes, key)
     if (this.mayHaveStorage(key, f)) this.markWipe(key)
     return super.clearStorage(address)
@@ -202,6 +237,12 @@ export class NativeStateManager extends JournaledStateManager {
   override async getStorage(address: Address, key: Uint8Array): Promise<Uint8Array> {
     if (this.lazyCoinbase(byteKey(address.bytes))) await this.materializeCoinbase(address.bytes)
     return super.getStorage(address, key)
+  }
+
+  /** A credit read of `key` becomes a plain read (its account is about to change otherwise). */
+  private uncredit(key: string): void {
+    // Not journaled: a plain read stays valid whatever is reverted later.
+    if (this.credited.delete(key)) this.v.upgradeCredit(keyBytes(key))
   }
 
   /**
@@ -232,6 +273,15 @@ export class NativeStateManager extends JournaledStateManager {
     for (const key of this.dirty) {
       const now = this.accounts.get(key)!
       if (this.accountReads.has(key) && fieldsEqual(this.accountReads.get(key), now)) continue
+      if (this.credited.has(key)) {
+        const credit = creditBetween(this.accountReads.get(key)!, now)
+        if (credit !== undefined) {
+          w.addBalance(keyBytes(key), credit)
+          continue
+        }
+        // More than a credit changed: the write depends on the whole account as read.
+        this.v.upgradeCredit(keyBytes(key))
+      }
       w.setAccount(keyBytes(key), now ?? undefined)
     }
     for (const [key, st] of this.storage) {
@@ -260,7 +310,22 @@ export class NativeStateManager extends JournaledStateManager {
     this.clearLayer()
     this.accountReads.clear()
     this.wipes.clear()
+    this.credited.clear()
     this.coinbaseCredit = 0n
     this.phase = 'setup'
   }
+}
+
+/**
+ * The balance credit that turns `read` into `now`, if that is all that changed (an absent
+ * account counts as the empty one, which a credit creates); undefined otherwise.
+ */
+export function creditBetween(read: Fields, now: Fields): bigint | undefined {
+  if (now === null) return undefined
+  const nonce = read?.nonce ?? 0n
+  const balance = read?.balance ?? 0n
+  const codeHash = read?.codeHash ?? EMPTY_CODE_HASH
+  const storageRoot = read?.storageRoot ?? EMPTY_STORAGE_ROOT
+  if (now.nonce !== nonce || !bytesEqual(now.codeHash, codeHash) || !bytesEqual(now.storageRoot, storageRoot)) return undefined
+  return now.balance > balance ? now.balance - balance : undefined
 }
