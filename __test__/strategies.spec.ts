@@ -10,7 +10,9 @@ import { InvalidInputError, ParallelExecutor, type AdaptiveStrategy, type BlockP
 import { AdaptiveChooser, DEFAULT_WINDOW } from '../ts/evm/adaptive.ts'
 import { analyzeBlock, shardByAffinity } from '../ts/evm/analysis.ts'
 import { loadNative } from '../ts/native.ts'
-import { differences, referenceRun, rootAfterDiff } from './support/evm.ts'
+import { Hardfork } from '@ethereumjs/common'
+
+import { differences, makeCommon, referenceRun, rootAfterDiff } from './support/evm.ts'
 import * as W from './support/workloads.ts'
 
 const native = loadNative() !== null
@@ -89,24 +91,49 @@ needsNative('sharded: senders are spread over shards; a single-sender block runs
   t.regex(r1.metrics.decision!.reason, /falls into one shard/)
 })
 
-needsNative('sharded: transactions predicted to conflict share a shard, not only a sender', async (t) => {
-  // 64 senders, each paying one of 4 recipients (transaction i pays recipient i % 4): the
-  // transfers to one recipient conflict on its balance, so each recipient's 16 transfers
-  // share a shard, and nothing conflicts across shards. Three shards: by sender alone, the
-  // 64 equal transactions would go round the shards, transaction i to shard i % 3.
+needsNative('sharded: transactions predicted to conflict share a shard, payments into one account do not', async (t) => {
+  // 64 senders, each paying one of 4 recipients (transaction i pays recipient i % 4). The
+  // payments are credits, which do not conflict: the transactions go round the three shards
+  // by sender, and none is re-executed although every recipient is paid from every shard.
   const wl = await W.withdrawals(64)
   const txs = wl.block.transactions
   const analysis = analyzeBlock(txs, txs.map((tx) => tx.getSenderAddress().bytes))
+  t.is(analysis.profile.predictedEdges, 0)
   const { shardOf, loads } = shardByAffinity(txs, analysis.keys, 3)
-  for (let i = 4; i < txs.length; i++) t.is(shardOf[i], shardOf[i % 4], `transaction ${i} pays the recipient of transaction ${i % 4}`)
-  t.deepEqual(loads, [32 * 21_000, 16 * 21_000, 16 * 21_000])
+  t.deepEqual(loads, [22 * 21_000, 21 * 21_000, 21 * 21_000])
+  t.true([0, 1, 2].every((s) => [0, 1, 2, 3].every((r) => txs.some((_, i) => i % 4 === r && shardOf[i] === s))), 'each recipient is paid from each shard')
   await using x = await ParallelExecutor.create({ threads: 3, strategy: { kind: 'sharded', shards: 3 } })
   for (let i = 0; i < 3; i++) {
     const r = await run(x, wl)
     await same(t, wl, r, `run ${i}`)
     t.is(r.metrics.strategy, 'sharded')
-    t.is(r.metrics.reexecutions, 0, `run ${i}: no conflict across shards to re-execute`)
+    t.is(r.metrics.reexecutions, 0, `run ${i}: credits do not conflict across shards`)
   }
+})
+
+test('the pre-analysis: payments into one account depend on its last full use, not on each other; its next full use depends on them', (t) => {
+  // Transactions 0-3 pay R, 4 is R's own payment (a full use of R's account), 5 pays R again,
+  // 6 pays R with call data (a call, a full use).
+  const w = new W.World(makeCommon(Hardfork.Cancun))
+  const rKey = 600
+  const r = w.fund(rKey)
+  for (let i = 0; i < 8; i++) w.fund(i)
+  const txs = [0, 1, 2, 3].map((i) => w.tx(i, { to: r, value: 5n, gasLimit: 21_000n }))
+  txs.push(w.tx(rKey, { to: w.fund(700), value: 1n, gasLimit: 21_000n }))
+  txs.push(w.tx(5, { to: r, value: 5n, gasLimit: 21_000n }))
+  txs.push(w.tx(6, { to: r, value: 5n, data: Uint8Array.of(1, 2, 3, 4), gasLimit: 30_000n }))
+  const a = analyzeBlock(txs, txs.map((tx) => tx.getSenderAddress().bytes))
+  const preds = (i: number) => [...a.hints.preds.subarray(a.hints.offsets[i], a.hints.offsets[i + 1])].sort()
+  for (let i = 0; i < 4; i++) t.deepEqual(preds(i), [], `payment ${i}`)
+  t.deepEqual(preds(4), [0, 1, 2, 3], "R's own transaction waits for the payments into it")
+  t.deepEqual(preds(5), [4], 'a payment after it waits for it only')
+  t.deepEqual(preds(6), [4, 5], 'a call with data and value is a full use')
+  t.is(a.profile.predictedEdges, 7)
+  // Shards: the payments join nothing; R's own transaction and the call join R's account.
+  const { shardOf } = shardByAffinity(txs, a.keys, 4)
+  t.is(shardOf[4], shardOf[6])
+  t.not(shardOf[0], shardOf[4], 'a payment does not join the account it pays')
+  t.true(new Set([0, 1, 2, 3].map((i) => shardOf[i])).size >= 3, 'the payments spread over the shards')
 })
 
 needsNative('adaptive, characteristics: small blocks and predicted chains run sequentially, predicted dependencies use dependency', async (t) => {

@@ -7,9 +7,16 @@
  * really read, so a wrong or missing prediction costs a re-execution (or some parallelism),
  * never a wrong result.
  *
- * What a transaction is predicted to touch ("keys", all treated as read-and-written):
+ * What a transaction is predicted to touch ("keys", treated as read-and-written unless said):
  * - its sender's account (nonce and balance: same-sender transactions form nonce chains);
- * - the recipient's account, for a plain transfer or any call that carries value;
+ * - the recipient's account, for a plain transfer or any call that carries value. A payment
+ *   without call data into another account is only a credit to it: on the workers it reads a
+ *   recipient without code as a credit and writes a balance delta, which other credits do not
+ *   invalidate. So credits to one account are not predicted to depend on each other, only on
+ *   the last full use of that account before them, and a full use depends on the credits since
+ *   the one before it (a deposit address that sends a transaction of its own). Whether the
+ *   recipient has code is not known here: a payment into a contract runs its code, reads the
+ *   account in full, and what it conflicts with is left to validation;
  * - for a call to a known ERC-20 function (`transfer`, `transferFrom`, `approve`), the token's
  *   balance entries of the holders it moves tokens between and the allowance entry it spends
  *   or sets (named by token, holder and spender: equal names are equal storage slots of one
@@ -73,7 +80,10 @@ export interface Analysis {
   /** Call signature of each transaction, alone and with its first argument (for `ConflictMemory.learn`). */
   signatures: (string | undefined)[]
   withArgument: (string | undefined)[]
-  /** Per transaction, its predicted keys other than remembered ones (see `ConflictMemory`). */
+  /**
+   * Per transaction, its predicted keys other than remembered ones (see `ConflictMemory`); a
+   * credit to an account is the key `'c'` + its address, which joins nothing.
+   */
   keys: string[][]
   /** Per transaction, the remembered hot grains it belongs to (undefined: none). */
   hotKeys: (string[] | undefined)[]
@@ -114,6 +124,8 @@ export function analyzeBlock(
 ): Analysis {
   const n = txs.length
   const last = new Map<string, number>()
+  /** Per account key, the credits to it since its last full use. */
+  const creditsSince = new Map<string, number[]>()
   const offsets = new Uint32Array(n + 1)
   const preds: number[] = []
   const signatures: (string | undefined)[] = new Array(n)
@@ -136,7 +148,10 @@ export function analyzeBlock(
     keys = ['a' + sender]
     const data = tx.data
     const to = tx.to === undefined ? undefined : key(tx.to.bytes)
-    if (to !== undefined && (tx.value > 0n || data.length === 0)) keys.push('a' + to)
+    // A payment without call data is a credit to its recipient (see above); a self-payment
+    // touches only the sender's own account.
+    const credit = to !== undefined && data.length === 0 && tx.value > 0n ? 'a' + to : undefined
+    if (to !== undefined && credit === undefined && (tx.value > 0n || data.length === 0)) keys.push('a' + to)
     if (to !== undefined && data.length > 0) {
       contractCalls++
       // Call data shorter than a selector (1 to 3 bytes) has no signature.
@@ -173,7 +188,10 @@ export function analyzeBlock(
     }
     const authorized = authorities?.[i]
     if (authorized !== undefined) for (const a of authorized) keys.push('a' + key(a))
-    staticKeys[i] = keys.slice()
+    // A credit to an account this transaction also uses in full (its sender, an authority) is
+    // part of that use.
+    const creditKey = credit !== undefined && !keys.includes(credit) ? credit : undefined
+    staticKeys[i] = creditKey !== undefined ? [...keys, 'c' + creditKey.slice(1)] : keys.slice()
     if (memory !== undefined) {
       const hotCall = signatures[i] !== undefined && memory.isHot(signatures[i]!)
       const hotArgument = withArgument[i] !== undefined && memory.isHot(withArgument[i]!)
@@ -190,6 +208,18 @@ export function analyzeBlock(
       // A key can repeat within one transaction (a transfer to oneself).
       if (prev !== undefined && prev !== i) deps.add(prev)
       last.set(k, i)
+      const credited = creditsSince.get(k)
+      if (credited !== undefined) {
+        for (const c of credited) deps.add(c)
+        creditsSince.delete(k)
+      }
+    }
+    if (creditKey !== undefined) {
+      const prev = last.get(creditKey)
+      if (prev !== undefined) deps.add(prev)
+      const credited = creditsSince.get(creditKey)
+      if (credited === undefined) creditsSince.set(creditKey, [i])
+      else credited.push(i)
     }
     const weight = Number(tx.gasLimit)
     let before = 0
@@ -224,16 +254,18 @@ export function analyzeBlock(
  * An affinity partition into shards: transactions that share a predicted key land in the same
  * shard, so that what they are known to conflict over runs in order on one worker. The keys
  * are the analysis's (`Analysis.keys`: the sender, so a nonce chain stays together; the
- * recipient of a plain transfer or of a call carrying value; a known ERC-20 call's balance and
+ * recipient of a call carrying value or of a call without value or data; a known ERC-20 call's balance and
  * allowance entries; declared access-list slots) and the remembered hot grains (`Analysis.hotKeys`: calls that kept conflicting in
  * earlier blocks). The groups this makes are spread over the shards by gas limit, heaviest
  * first, each to the least loaded shard.
  *
- * Grouping by sender alone is not enough: on mainnet block 13,217,637, 934 of 1,100
- * transactions are plain transfers from different senders to one exchange address, and two
- * shards running those in their own orders invalidated each other's reads of its balance:
- * 532-6,336 re-executions in each of six runs at two threads (optimistic: 32-251). With the
- * recipient as a key those 934 share a shard, and none was re-executed.
+ * Grouping by sender alone is not enough where transactions conflict across senders: calls
+ * carrying value into one contract, or a deposit address's own transaction after payments into
+ * it. Payments without call data are credits and join nothing (see `analyzeBlock`). Before the
+ * engine read such payments as credits, they conflicted over the recipient's balance: on
+ * mainnet block 13,217,637, 934 of 1,100 transactions pay one exchange address, and two shards
+ * running those in their own orders re-executed 532-6,336 transactions in each of six runs at
+ * two threads, until the recipient became a key that put the 934 in one shard.
  */
 export function shardByAffinity(
   txs: readonly TypedTransaction[],
@@ -254,7 +286,9 @@ export function shardByAffinity(
     else parent[find(i)] = find(j)
   }
   for (let i = 0; i < txs.length; i++) {
-    for (const k of keys[i]) join(k, i)
+    // Credits to one account do not conflict with each other (see `analyzeBlock`): they do not
+    // join transactions.
+    for (const k of keys[i]) if (k.charCodeAt(0) !== 0x63 /* 'c' */) join(k, i)
     for (const h of hotKeys?.[i] ?? []) join(h, i)
   }
   const groups = new Map<number, { weight: number; txs: number[] }>()
