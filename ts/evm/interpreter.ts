@@ -32,7 +32,10 @@
  * real messages. `fastExecuteCall` builds the same object as `{ codeAddress, ...message,
  * gasLimit }` (0.6 µs). It does the rest of `_executeCall`'s steps as ethereumjs does, for the
  * rules of mainnet up to Prague: a frame under any of the EIPs it leaves out (2780, 6800, 7708,
- * 7864, 7928), with DEBUG or the profiler, goes to ethereumjs's own.
+ * 7864, 7928), with DEBUG or the profiler, goes to ethereumjs's own. One step reads differently
+ * where the state manager offers it (the workers'): the outermost call of a transaction that
+ * pays into another account reads the recipient with `getAccountForCredit`, the same account
+ * but recorded as a credit read where it has no code (see `ts/evm/state/native.ts`).
  */
 import { createHash } from 'node:crypto'
 
