@@ -68,11 +68,10 @@ export declare class NativeWorker {
    */
   read(scratch: Uint8Array): number
   /**
-   * A credit read (see `Run::read_credit`): the account encoded at the start of `scratch`,
-   * whose balance the transaction only adds the 32-byte big-endian `credit` at
-   * `scratch[CREDIT_AT..CREDIT_AT + 32]` to. Answers as `read`, plus `READ_CREDITED` when the
-   * read was recorded as a credit read (the account has no code): the incarnation must then
-   * write a balance delta there, or call `upgradeCredit` first.
+   * A credit read (see `Run::read_credit`) of the account encoded at the start of
+   * `scratch`, whose balance the transaction only pays into. Answers as `read`, plus
+   * `READ_CREDITED` when the read was recorded as a credit read (the account has no code):
+   * the incarnation must then write a balance delta there, or call `upgradeCredit` first.
    */
   readCredit(scratch: Uint8Array): number
   /**

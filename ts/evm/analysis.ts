@@ -82,7 +82,7 @@ export interface Analysis {
   withArgument: (string | undefined)[]
   /**
    * Per transaction, its predicted keys other than remembered ones (see `ConflictMemory`); a
-   * credit to an account is the key `'c'` + its address, which joins nothing.
+   * payment that is only a credit to its recipient adds none.
    */
   keys: string[][]
   /** Per transaction, the remembered hot grains it belongs to (undefined: none). */
@@ -189,9 +189,9 @@ export function analyzeBlock(
     const authorized = authorities?.[i]
     if (authorized !== undefined) for (const a of authorized) keys.push('a' + key(a))
     // A credit to an account this transaction also uses in full (its sender, an authority) is
-    // part of that use.
+    // part of that use. A credit is not a key: it joins nothing, and only orders (below).
     const creditKey = credit !== undefined && !keys.includes(credit) ? credit : undefined
-    staticKeys[i] = creditKey !== undefined ? [...keys, 'c' + creditKey.slice(1)] : keys.slice()
+    staticKeys[i] = keys.slice()
     if (memory !== undefined) {
       const hotCall = signatures[i] !== undefined && memory.isHot(signatures[i]!)
       const hotArgument = withArgument[i] !== undefined && memory.isHot(withArgument[i]!)
@@ -286,9 +286,7 @@ export function shardByAffinity(
     else parent[find(i)] = find(j)
   }
   for (let i = 0; i < txs.length; i++) {
-    // Credits to one account do not conflict with each other (see `analyzeBlock`): they do not
-    // join transactions.
-    for (const k of keys[i]) if (k.charCodeAt(0) !== 0x63 /* 'c' */) join(k, i)
+    for (const k of keys[i]) join(k, i)
     for (const h of hotKeys?.[i] ?? []) join(h, i)
   }
   const groups = new Map<number, { weight: number; txs: number[] }>()

@@ -117,7 +117,7 @@ interface EvmLike {
   stateManager: {
     getAccount(a: Address): Promise<Account | undefined>
     /** The workers' state manager only: the recipient of a plain payment, read as a credit. */
-    getAccountForCredit?(a: Address, value: bigint): Promise<Account | undefined>
+    getAccountForCredit?(a: Address): Promise<Account | undefined>
   }
   blockchain: unknown
   journal: unknown
@@ -401,9 +401,8 @@ async function install(): Promise<boolean> {
     // The outermost call of a transaction that pays into another account: a state manager that
     // can (the workers') reads the recipient as a credit, see `NativeStateManager`.
     const sm = this.stateManager
-    const value = message.value ?? 0n
-    const credit = message.depth === 0 && message.delegatecall !== true && value > 0n && sm.getAccountForCredit !== undefined && !message.caller.equals(message.to)
-    const toAccount = (credit ? await sm.getAccountForCredit!(message.to, value) : await sm.getAccount(message.to)) ?? new Account()
+    const credit = message.depth === 0 && message.delegatecall !== true && (message.value ?? 0n) > 0n && sm.getAccountForCredit !== undefined && !message.caller.equals(message.to)
+    const toAccount = (credit ? await sm.getAccountForCredit!(message.to) : await sm.getAccount(message.to)) ?? new Account()
     if (!message.delegatecall) {
       try {
         await this._addToBalance(toAccount, message)

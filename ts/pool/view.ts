@@ -17,7 +17,6 @@ import {
   readAccountFields,
   readU256,
   writeLocation,
-  writeU256,
   type AccountFields,
 } from '../codec.ts'
 import type { NativeBinding } from '../native.ts'
@@ -55,8 +54,6 @@ const READ_NOT_LOADED = -1
 const READ_HALTED = -2
 /** Added to `readCredit`'s answer when it recorded a credit read. */
 const READ_CREDITED = 2
-/** Where `readCredit` takes the credit from (after the 53-byte location). */
-const CREDIT_AT = 64
 const READ_BLOCKED_BASE = -16
 
 export class NativeView {
@@ -83,10 +80,10 @@ export class NativeView {
     throw signal
   }
 
-  private read(kind: LocationKind, address: Uint8Array, slot?: Uint8Array): number {
+  private read(kind: LocationKind, address: Uint8Array, slot?: Uint8Array, credit = false): number {
     if (this.signal !== undefined) throw this.signal
     writeLocation(this.scratch, 0, kind, address, slot)
-    const r = this.handle.read(this.scratch)
+    const r = credit ? this.handle.readCredit(this.scratch) : this.handle.read(this.scratch)
     if (r >= 0) return r
     if (r === READ_NOT_LOADED) {
       // Not sticky: the caller may load the value and read again.
@@ -103,24 +100,13 @@ export class NativeView {
   }
 
   /**
-   * The account at `address` for a transaction that will only add `credit` to its balance
-   * (see the native `readCredit`). `credited`: the read was recorded as a credit read (the
-   * account has no code), so the incarnation must write its change to this account as a
-   * balance delta, or call `upgradeCredit` first.
+   * The account at `address` for a transaction that will only pay into it (see the native
+   * `readCredit`). `credited`: the read was recorded as a credit read (the account has no
+   * code), so the incarnation must write its change to this account as a balance delta, or
+   * call `upgradeCredit` first.
    */
-  readAccountForCredit(address: Uint8Array, credit: bigint): { fields: AccountFields | undefined; credited: boolean } {
-    if (this.signal !== undefined) throw this.signal
-    writeLocation(this.scratch, 0, LocationKind.Account, address)
-    writeU256(this.dv, CREDIT_AT, credit)
-    const r = this.handle.readCredit(this.scratch)
-    if (r < 0) {
-      if (r === READ_NOT_LOADED) {
-        writeLocation(this.scratch, 0, LocationKind.Account, address)
-        throw new NotLoadedSignal(this.scratch.slice(0, LOCATION_LEN))
-      }
-      if (r === READ_HALTED) this.fail(new HaltedSignal())
-      return this.fail(new BlockedSignal(READ_BLOCKED_BASE - r))
-    }
+  readAccountForCredit(address: Uint8Array): { fields: AccountFields | undefined; credited: boolean } {
+    const r = this.read(LocationKind.Account, address, undefined, true)
     const fields = (r & 1) === 0 ? undefined : readAccountFields(this.scratch, this.dv, EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT)
     return { fields, credited: (r & READ_CREDITED) !== 0 }
   }

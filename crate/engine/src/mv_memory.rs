@@ -288,13 +288,31 @@ impl MvMemory {
     pub fn first_stale_read(&self, tx: TxIndex, base: &dyn BaseState) -> Result<Option<Location>, MemoryError> {
         let reads = self.last_read[tx.idx()].lock();
         for r in reads.iter() {
-            match (self.read(&r.loc, tx, base)?, r.credit, &r.value) {
-                (ReadResult::Value(v), None, observed) if v == *observed => {}
-                (ReadResult::Value(Value::Account(now)), Some(c), Value::Account(then)) if credit_read_holds(then, &now, c) => {}
-                _ => return Ok(Some(r.loc)),
+            let now = self.read(&r.loc, tx, base)?;
+            let holds = match (&now, &r.value) {
+                (ReadResult::Value(v), observed) if v == observed => true,
+                // A credit read compares shapes, given the payment it made: the transaction's
+                // own delta there. Without one (its payment failed), the whole value counts.
+                (ReadResult::Value(Value::Account(now)), Value::Account(then)) if r.credit => {
+                    self.own_delta(&r.loc, tx).is_some_and(|d| credit_read_holds(then, now, d))
+                }
+                _ => false,
+            };
+            if !holds {
+                return Ok(Some(r.loc));
             }
         }
         Ok(None)
+    }
+
+    /// The balance delta `tx` itself recorded at `loc`, if that is what it left there.
+    fn own_delta(&self, loc: &Location, tx: TxIndex) -> Option<U256> {
+        let entries = self.data.get(loc)?;
+        let at = entries.0.binary_search_by_key(&tx, |(i, _)| *i).ok()?;
+        match entries.0[at].1 {
+            Entry::Delta(d) => Some(d),
+            _ => None,
+        }
     }
 
     /// The newest transaction below `tx` with an entry (a write, delta or ESTIMATE) at `loc`.
@@ -341,7 +359,7 @@ impl MvMemory {
                     if let Some(entries) = self.data.get(loc) {
                         for (idx, entry) in entries.below(tx) {
                             let delta = matches!(entry, Entry::Delta(_));
-                            if !(delta && credit.is_some()) {
+                            if !(delta && *credit) {
                                 deps.push(*idx);
                             }
                             if !delta {

@@ -108,23 +108,22 @@ pub trait Run: Send + Sync {
     fn next(&self, w: &mut WorkerCtx) -> Step;
     /// Reads `loc` for the worker's current incarnation and records what it saw.
     fn read(&self, w: &mut WorkerCtx, loc: &Location) -> Result<Value, ReadError>;
-    /// Reads account `loc` for an incarnation that will only add `credit` to its balance
-    /// (the recipient of a plain value transfer). Where the account has no code, the read is
-    /// recorded as a credit read: validation then checks only the account's shape (nonce, code
-    /// hash, storage root; absent counting as empty) and whether the credit overflows, so other
-    /// transactions' credits and debits of the same account do not invalidate it. The caller
-    /// must write its change as a balance delta, or call `upgrade_credit` first. Returns the
-    /// value and whether the read was recorded as a credit read. Runs without versions record
-    /// nothing and answer as `read`.
-    fn read_credit(&self, w: &mut WorkerCtx, loc: &Location, credit: U256) -> Result<(Value, bool), ReadError> {
-        let _ = credit;
+    /// Reads account `loc` for an incarnation that will only pay into it (the recipient of a
+    /// plain value transfer). Where the account has no code, the read is recorded as a credit
+    /// read: validation then checks only the account's shape (nonce, code hash, storage root;
+    /// absent counting as empty) and whether the incarnation's own balance delta there
+    /// overflows the balance, so other transactions' credits and debits of the same account do
+    /// not invalidate it. The caller must write its change as a balance delta, or call
+    /// `upgrade_credit` first. Returns the value and whether the read was recorded as a credit
+    /// read. Runs without versions record nothing and answer as `read`.
+    fn read_credit(&self, w: &mut WorkerCtx, loc: &Location) -> Result<(Value, bool), ReadError> {
         self.read(w, loc).map(|v| (v, false))
     }
     /// Turns the current incarnation's credit read of `loc` into a plain read of the value it
     /// returned (its change turned out to be more than a credit).
     fn upgrade_credit(&self, w: &mut WorkerCtx, loc: &Location) {
         if let Some(r) = w.reads.iter_mut().find(|r| r.loc == *loc) {
-            r.credit = None;
+            r.credit = false;
         }
     }
     /// Ends the current incarnation with its writes.
@@ -400,10 +399,10 @@ impl ParallelRun {
 }
 
 impl ParallelRun {
-    /// A read for the current incarnation, recorded for validation: plain (`credit` None), or
-    /// a credit read where the value is an account without code (see `Run::read_credit`).
+    /// A read for the current incarnation, recorded for validation: plain, or (`credit`) a
+    /// credit read where the value is an account without code (see `Run::read_credit`).
     /// Returns the value and whether it was recorded as a credit read.
-    fn read_recorded(&self, w: &mut WorkerCtx, loc: &Location, credit: Option<U256>) -> Result<(Value, bool), ReadError> {
+    fn read_recorded(&self, w: &mut WorkerCtx, loc: &Location, credit: bool) -> Result<(Value, bool), ReadError> {
         let Some(v) = w.current else {
             self.halt(Fallback::Protocol("read() outside an execution"));
             return Err(ReadError::Halted);
@@ -412,9 +411,9 @@ impl ParallelRun {
         loop {
             return match self.memory.read(loc, v.tx, &*self.base) {
                 Ok(ReadResult::Value(value)) => {
-                    let credit = credit.filter(|_| matches!(&value, Value::Account(a) if account_shape(a).1 == EMPTY_CODE_HASH));
+                    let credit = credit && matches!(&value, Value::Account(a) if without_code(a));
                     // A credit read does not care about the writes the hot-location wait is for.
-                    if hot_waits < HOT_WAITS && credit.is_none() {
+                    if hot_waits < HOT_WAITS && !credit {
                         if let Some(k) = self.running_writer(loc, v.tx) {
                             hot_waits += 1;
                             w.counts.dependency_waits += 1;
@@ -428,7 +427,7 @@ impl ParallelRun {
                         }
                     }
                     w.reads.push(Read { loc: *loc, value: value.clone(), credit });
-                    Ok((value, credit.is_some()))
+                    Ok((value, credit))
                 }
                 Ok(ReadResult::Blocked(b)) => {
                     w.counts.dependency_waits += 1;
@@ -473,15 +472,15 @@ impl Run for ParallelRun {
     }
 
     fn read(&self, w: &mut WorkerCtx, loc: &Location) -> Result<Value, ReadError> {
-        self.read_recorded(w, loc, None).map(|(v, _)| v)
+        self.read_recorded(w, loc, false).map(|(v, _)| v)
     }
 
-    fn read_credit(&self, w: &mut WorkerCtx, loc: &Location, credit: U256) -> Result<(Value, bool), ReadError> {
+    fn read_credit(&self, w: &mut WorkerCtx, loc: &Location) -> Result<(Value, bool), ReadError> {
         if !matches!(loc, Location::Account(_)) {
             self.halt(MemoryError::DeltaOnNonAccount(*loc).into());
             return Err(ReadError::Halted);
         }
-        self.read_recorded(w, loc, Some(credit))
+        self.read_recorded(w, loc, true)
     }
 
     fn finish(&self, w: &mut WorkerCtx, writes: WriteSet) {

@@ -126,17 +126,22 @@ pub type WriteSet = Vec<(Location, WriteOp)>;
 pub struct Read {
     pub loc: Location,
     pub value: Value,
-    /// A credit read (see `Run::read_credit`): the reader only paid `credit` into this account
-    /// (an account without code), so only the account's shape and whether the credit overflows
-    /// its balance matter, not the balance itself.
-    pub credit: Option<U256>,
+    /// A credit read (see `Run::read_credit`): the reader only pays into this account (one
+    /// without code), so only the account's shape and whether the payment (the reader's own
+    /// balance delta there) overflows its balance matter, not the balance itself.
+    pub credit: bool,
 }
 
 pub type ReadSet = Vec<Read>;
 
+/// Whether an account value has no code (absent accounts have none).
+pub fn without_code(a: &Option<AccountInfo>) -> bool {
+    a.as_ref().is_none_or(|a| a.code_hash == EMPTY_CODE_HASH)
+}
+
 /// The parts of an account a credit read depends on: nonce, code hash and storage root, an
 /// absent account counting as the empty one (a credit creates it as such).
-pub fn account_shape(a: &Option<AccountInfo>) -> (u64, B256, B256) {
+fn account_shape(a: &Option<AccountInfo>) -> (u64, B256, B256) {
     match a {
         Some(a) => (a.nonce, a.code_hash, a.storage_root),
         None => (0, EMPTY_CODE_HASH, EMPTY_STORAGE_ROOT),

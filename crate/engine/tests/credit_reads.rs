@@ -2,8 +2,9 @@
 //! a plain value transfer) reads it as a credit and writes a balance delta. Validation then
 //! checks the account's shape (nonce, code hash, storage root; absent counting as empty) and
 //! whether the credit overflows, not the balance, so payments into one deposit address do not
-//! conflict. Driven step by step on one thread: transaction 1 reads and finishes while 0 is
-//! still running, then 0 finishes with `before`'s write, then both workers run to the end.
+//! conflict. The payment a credit read checks for overflow is the reader's own delta there.
+//! Driven step by step on one thread: transaction 1 reads and finishes while 0 is still
+//! running, then 0 finishes with `before`'s write, then both workers run to the end.
 
 use std::sync::Arc;
 
@@ -32,19 +33,20 @@ fn next(r: &ParallelRun, w: &mut WorkerCtx) -> Version {
     }
 }
 
-/// How a scenario goes: 1 credits `credit` (after `upgrade`, a plain read), and 0, below it,
-/// finishes afterwards with `before`. Returns the run, whether 1's read was recorded as a
-/// credit read, and the validation aborts.
+/// How a scenario goes: 1 credits `credit` (after `upgrade`, a plain read; a credit of 0 writes
+/// nothing, as a payment that failed), and 0, below it, finishes afterwards with `before`.
+/// Returns the run, whether 1's read was recorded as a credit read, and the validation aborts.
 fn scenario(base: Value, credit: u64, upgrade: bool, before: Vec<(Location, WriteOp)>) -> (ParallelRun, bool, u64) {
+    let pay = || if credit == 0 { vec![] } else { vec![(PAYEE, WriteOp::AddBalance(U256::from(credit)))] };
     let r = run(base);
     let (mut a, mut b) = (WorkerCtx::new(0), WorkerCtx::new(1));
     assert_eq!(next(&r, &mut a).tx.0, 0);
     assert_eq!(next(&r, &mut b).tx.0, 1);
-    let (_, credited) = r.read_credit(&mut b, &PAYEE, U256::from(credit)).expect("the read");
+    let (_, credited) = r.read_credit(&mut b, &PAYEE).expect("the read");
     if upgrade {
         r.upgrade_credit(&mut b, &PAYEE);
     }
-    r.finish(&mut b, vec![(PAYEE, WriteOp::AddBalance(U256::from(credit)))]);
+    r.finish(&mut b, pay());
     r.finish(&mut a, before);
     // Validations run inside `next`; a failed one hands 1 out again.
     for w in [&mut a, &mut b] {
@@ -52,8 +54,8 @@ fn scenario(base: Value, credit: u64, upgrade: bool, before: Vec<(Location, Writ
             match r.next(w) {
                 Step::Execute(v) => {
                     assert_eq!(v.tx.0, 1, "only 1 can be re-executed");
-                    r.read_credit(w, &PAYEE, U256::from(credit)).expect("the read");
-                    r.finish(w, vec![(PAYEE, WriteOp::AddBalance(U256::from(credit)))]);
+                    r.read_credit(w, &PAYEE).expect("the read");
+                    r.finish(w, pay());
                 }
                 Step::Done => break,
                 s => panic!("{s:?}"),
@@ -129,6 +131,17 @@ fn a_credit_that_overflows_now_but_did_not_then_invalidates_it() {
 }
 
 #[test]
+fn a_credit_read_without_its_own_payment_compares_the_whole_account() {
+    // The payment failed (it would have overflowed, say): nothing tells validation what it
+    // was, so the read holds only while the account is unchanged.
+    let (_, credited, aborts) = scenario(eoa(100), 0, false, vec![(PAYEE, WriteOp::AddBalance(U256::from(30)))]);
+    assert!(credited);
+    assert_eq!(aborts, 1);
+    let (_, _, aborts) = scenario(eoa(100), 0, false, vec![(Location::Account([8; 20]), WriteOp::AddBalance(U256::from(30)))]);
+    assert_eq!(aborts, 0);
+}
+
+#[test]
 fn an_account_with_code_is_read_in_full() {
     let (_, credited, aborts) = scenario(account(1, U256::from(100), CODE_HASH), 5, false, vec![(PAYEE, WriteOp::AddBalance(U256::from(30)))]);
     assert!(!credited, "code may read the balance");
@@ -147,6 +160,6 @@ fn a_credit_read_of_a_storage_slot_halts_the_run() {
     let r = run(eoa(1));
     let mut w = WorkerCtx::new(0);
     next(&r, &mut w);
-    assert!(matches!(r.read_credit(&mut w, &Location::Storage([7; 20], [0; 32]), U256::from(1)), Err(ReadError::Halted)));
+    assert!(matches!(r.read_credit(&mut w, &Location::Storage([7; 20], [0; 32])), Err(ReadError::Halted)));
     assert!(r.halted().is_some());
 }

@@ -262,9 +262,30 @@ const READ_HALTED: i32 = -2;
 const READ_BLOCKED_BASE: i32 = -16;
 /// `readCredit` adds this to its answer when it recorded a credit read.
 const READ_CREDITED: i32 = 2;
-/// Where `readCredit` finds the credit in the scratch buffer (after the location, before the
-/// end of the 104 bytes of account fields the answer writes over it).
-const CREDIT_AT: usize = 64;
+
+/// A read's answer to JS: the value written over `buf` (0: absent account / zero slot, 1:
+/// written), or a negative code.
+fn answer(read: std::result::Result<Value, ReadError>, buf: &mut [u8]) -> Result<i32> {
+    Ok(match read {
+        Ok(Value::Account(None)) => 0,
+        Ok(Value::Account(Some(a))) => {
+            if buf.len() < 104 {
+                return Err(Error::new(Status::InvalidArg, "scratch buffer too small"));
+            }
+            codec::write_account_fields(&a, buf);
+            1
+        }
+        Ok(Value::Storage(x)) if x.is_zero() => 0,
+        Ok(Value::Storage(x)) => {
+            buf[0..32].copy_from_slice(&x.to_be_bytes::<32>());
+            1
+        }
+        Ok(Value::Cleared) => return Err(Error::new(Status::InvalidArg, "storage wipe markers cannot be read")),
+        Err(ReadError::NotLoaded) => READ_NOT_LOADED,
+        Err(ReadError::Halted) => READ_HALTED,
+        Err(ReadError::Blocked(b)) => READ_BLOCKED_BASE - b.0 as i32,
+    })
+}
 
 /// `next` returns these when there is no transaction to execute.
 const NEXT_DONE: f64 = -1.0;
@@ -307,59 +328,25 @@ impl NativeWorker {
     pub fn read(&mut self, mut scratch: Uint8ArraySlice) -> Result<i32> {
         let buf = unsafe { scratch.as_mut() };
         let loc = codec::decode_location(buf)?;
-        Ok(match self.session.run.read(&mut self.ctx, &loc) {
-            Ok(Value::Account(None)) => 0,
-            Ok(Value::Account(Some(a))) => {
-                if buf.len() < 104 {
-                    return Err(Error::new(Status::InvalidArg, "scratch buffer too small"));
-                }
-                codec::write_account_fields(&a, buf);
-                1
-            }
-            Ok(Value::Storage(x)) if x.is_zero() => 0,
-            Ok(Value::Storage(x)) => {
-                buf[0..32].copy_from_slice(&x.to_be_bytes::<32>());
-                1
-            }
-            Ok(Value::Cleared) => return Err(Error::new(Status::InvalidArg, "storage wipe markers cannot be read")),
-            Err(ReadError::NotLoaded) => READ_NOT_LOADED,
-            Err(ReadError::Halted) => READ_HALTED,
-            Err(ReadError::Blocked(b)) => READ_BLOCKED_BASE - b.0 as i32,
-        })
+        answer(self.session.run.read(&mut self.ctx, &loc), buf)
     }
 
-    /// A credit read (see `Run::read_credit`): the account encoded at the start of `scratch`,
-    /// whose balance the transaction only adds the 32-byte big-endian `credit` at
-    /// `scratch[CREDIT_AT..CREDIT_AT + 32]` to. Answers as `read`, plus `READ_CREDITED` when the
-    /// read was recorded as a credit read (the account has no code): the incarnation must then
-    /// write a balance delta there, or call `upgradeCredit` first.
+    /// A credit read (see `Run::read_credit`) of the account encoded at the start of
+    /// `scratch`, whose balance the transaction only pays into. Answers as `read`, plus
+    /// `READ_CREDITED` when the read was recorded as a credit read (the account has no code):
+    /// the incarnation must then write a balance delta there, or call `upgradeCredit` first.
     #[napi(catch_unwind)]
     pub fn read_credit(&mut self, mut scratch: Uint8ArraySlice) -> Result<i32> {
         let buf = unsafe { scratch.as_mut() };
-        if buf.len() < CREDIT_AT + 32 {
-            return Err(Error::new(Status::InvalidArg, "scratch buffer too small"));
-        }
         let loc = codec::decode_location(buf)?;
         if !matches!(loc, Location::Account(_)) {
             return Err(Error::new(Status::InvalidArg, "a credit read is of an account"));
         }
-        let credit = codec::u256_from_be(&buf[CREDIT_AT..CREDIT_AT + 32]);
-        Ok(match self.session.run.read_credit(&mut self.ctx, &loc, credit) {
-            Ok((Value::Account(a), credited)) => {
-                let flag = if credited { READ_CREDITED } else { 0 };
-                match a {
-                    None => flag,
-                    Some(a) => {
-                        codec::write_account_fields(&a, buf);
-                        1 | flag
-                    }
-                }
-            }
-            Ok(_) => return Err(Error::new(Status::GenericFailure, "an account location read as another kind")),
-            Err(ReadError::NotLoaded) => READ_NOT_LOADED,
-            Err(ReadError::Halted) => READ_HALTED,
-            Err(ReadError::Blocked(b)) => READ_BLOCKED_BASE - b.0 as i32,
-        })
+        let (read, credited) = match self.session.run.read_credit(&mut self.ctx, &loc) {
+            Ok((v, credited)) => (Ok(v), credited),
+            Err(e) => (Err(e), false),
+        };
+        Ok(answer(read, buf)? | if credited { READ_CREDITED } else { 0 })
     }
 
     /// Turns this incarnation's credit read of the account encoded at the start of `scratch`

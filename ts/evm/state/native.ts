@@ -45,6 +45,8 @@ export class NativeStateManager extends JournaledStateManager {
 
   /** Accounts the native memory recorded credit reads of in this incarnation. */
   private readonly credited = new Set<string>()
+  /** The account `getAccountForCredit` is reading, while it does. */
+  private creditFor: string | undefined
 
   private coinbaseKey = ''
   /** Pending fee credit to the coinbase while it is not materialized. */
@@ -102,10 +104,18 @@ export class NativeStateManager extends JournaledStateManager {
   }
 
   protected loadAccount(address: Uint8Array, key: string): Fields | Promise<Fields> {
-    const f = this.native(() => this.v.readAccount(address) ?? null)
+    const f = this.native(() => this.readAccount(address, key))
     if (f instanceof Promise) return f.then((x) => (this.accountReads.set(key, x), x))
     this.accountReads.set(key, f)
     return f
+  }
+
+  /** A native read of an account: a credit read for the account `getAccountForCredit` asks for. */
+  private readAccount(address: Uint8Array, key: string): Fields {
+    if (key !== this.creditFor) return this.v.readAccount(address) ?? null
+    const { fields, credited } = this.v.readAccountForCredit(address)
+    if (credited) this.credited.add(key)
+    return fields ?? null
   }
 
   protected loadStorage(address: Uint8Array, slot: Uint8Array): Uint8Array | Promise<Uint8Array> {
@@ -161,27 +171,21 @@ export class NativeStateManager extends JournaledStateManager {
   }
 
   /**
-   * The account of the recipient of the transaction's outermost call, which pays `value` into
-   * it (the EVM's `_executeCall` asks, see `ts/evm/interpreter.ts`). Read as a credit where
-   * this incarnation has not read it before and it is not the coinbase; the native memory
-   * records a credit read only if the account has no code (otherwise code runs, and may read
-   * the balance).
+   * The account of the recipient of the transaction's outermost call, which only pays into it
+   * (the EVM's `_executeCall` asks, see `ts/evm/interpreter.ts`). Where this incarnation has
+   * not read it yet and it is not the coinbase, `loadAccount` reads it as a credit; the native
+   * memory records a credit read only if the account has no code (otherwise code runs, and may
+   * read the balance).
    */
-  async getAccountForCredit(address: Address, value: bigint): Promise<Account | undefined> {
+  async getAccountForCredit(address: Address): Promise<Account | undefined> {
     const key = byteKey(address.bytes)
-    if (this.accounts.has(key) || key === this.coinbaseKey) return this.getAccount(address)
-    const pending = this.native(() => this.v.readAccountForCredit(address.bytes, value))
-    const { fields, credited } = pending instanceof Promise ? await pending : pending
-    if (this.accounts.has(key)) {
-      // Read meanwhile by another path (not done by runTx today): that value stands.
-      if (credited) this.v.upgradeCredit(address.bytes)
-      return this.getAccount(address)
+    if (key === this.coinbaseKey) return this.getAccount(address)
+    this.creditFor = key
+    try {
+      return await this.getAccount(address)
+    } finally {
+      this.creditFor = undefined
     }
-    const f = fields ?? null
-    this.accountReads.set(key, f)
-    this.accounts.set(key, f)
-    if (credited) this.credited.add(key)
-    return f === null ? undefined : new Account(f.nonce, f.balance, f.storageRoot, f.codeHash)
   }
 
   override async putAccount(address: Address, account?: Account): Promise<void> {
