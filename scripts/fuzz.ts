@@ -1,10 +1,10 @@
 /**
  * Differential fuzzing: random mixed blocks (`__test__/support/mixed.ts`) under every strategy
  * at 1, 2 and 4 threads, each compared with ethereumjs `runBlock`. The seed picks the fork
- * (`seed % 8`, Istanbul to Osaka), the shape (`groupedSeed`) and the block. A difference prints its seed, which
+ * (`seed % 10`, Constantinople to Osaka), the shape (`groupedSeed`) and the block. A difference prints its seed, which
  * reproduces the block exactly, and the run exits with status 1.
  *
- *   npm run test:fuzz                                 seeds 1-40, 100 transactions each
+ *   npm run test:fuzz                                 seeds 1-50 (five per fork), 100 transactions each
  *   npm run test:fuzz -- --seeds 7                    one seed
  *   npm run test:fuzz -- --seeds 100-199 --txs 150    a range
  *   npm run test:fuzz -- --random --minutes 30        random seeds until the time is up
@@ -19,7 +19,7 @@ const arg = (name: string, fallback: string) => {
 const txs = Number(arg('txs', '100'))
 const random = args.includes('--random')
 const minutes = Number(arg('minutes', '10'))
-const [first, last] = arg('seeds', '1-40').split('-').map(Number)
+const [first, last] = arg('seeds', '1-50').split('-').map(Number)
 if (!Number.isInteger(txs) || txs < 1 || !Number.isInteger(first) || (last !== undefined && !(Number.isInteger(last) && last >= first)) || !(minutes > 0)) {
   console.error('usage: fuzz [--seeds A[-B]] [--txs N] [--random --minutes M]')
   process.exit(2)

@@ -56,7 +56,8 @@ export interface MixedWorld {
   probes: Address[]
   hashProbes: Address[]
   factories: Address[]
-  router: Address
+  /** The Uniswap V2 router, pools and their tokens; none before Istanbul. */
+  router: Address | undefined
   poolTokens: Address[]
   pairs: Address[]
   children: Address[]
@@ -66,11 +67,18 @@ export interface MixedWorld {
 const fresh = (i: number) => new Address(keccak_256(Uint8Array.from([0xf2, i])).slice(12))
 
 /**
- * The forks the fuzz draws worlds from (`seed % 8`), each with the rules it brings:
- * - Istanbul: legacy transactions only, no access lists or warm/cold accounts, SELFDESTRUCT
- *   and storage-clearing refunds of up to half the gas used; proof of work, so the block
- *   reward goes to the fee recipient after the transactions. Uniswap V2 needs CHAINID, so
- *   nothing older.
+ * The forks the fuzz draws worlds from (`seed % 10`), each with the rules it brings:
+ * - Constantinople: legacy transactions only, no access lists or warm/cold accounts, SLOAD at
+ *   200 gas, calldata at 68 gas a non-zero byte, SELFDESTRUCT and storage-clearing refunds of
+ *   up to half the gas used; proof of work, so the block reward goes to the fee recipient
+ *   after the transactions. SSTORE is metered by EIP-1283 (net gas metering, with refunds for
+ *   slots set back to their original value), a rule mainnet never ran but test chains can.
+ *   No CHAINID, so no Uniswap V2 (its pairs need it): the world has no pools and blocks no
+ *   swaps. Our contracts need SHL, SHR and EXTCODEHASH, so nothing older.
+ * - Petersburg: Constantinople without EIP-1283 (SSTORE at 20,000 / 5,000 gas, a 15,000
+ *   refund for clearing).
+ * - Istanbul: CHAINID and the Uniswap pools; SLOAD at 800 gas, calldata at 16, EIP-2200
+ *   SSTORE metering.
  * - Berlin: EIP-2930 transactions and EIP-2929 gas; London: EIP-1559 transactions and the
  *   base fee, smaller refunds (EIP-3529); Paris: proof of stake, no block reward, a cold
  *   coinbase; Shanghai: the coinbase warm (EIP-3651), withdrawals.
@@ -79,6 +87,8 @@ const fresh = (i: number) => new Address(keccak_256(Uint8Array.from([0xf2, i])).
  *   again); Prague: delegations (EIP-7702); Osaka.
  */
 export const MIXED_FORKS = [
+  Hardfork.Constantinople,
+  Hardfork.Petersburg,
   Hardfork.Istanbul,
   Hardfork.Berlin,
   Hardfork.London,
@@ -91,8 +101,8 @@ export const MIXED_FORKS = [
 
 /**
  * Whether a seed's block is grouped (see `GROUPS`). Shapes alternate with the seed and swap
- * on each round of the forks, so seeds 0-7 give every fork one block and each shape four,
- * and seeds 0-15 give every fork both shapes.
+ * on each round of the forks, so seeds 0-9 give every fork one block and each shape five,
+ * and seeds 0-19 give every fork both shapes.
  */
 export function groupedSeed(seed: number): boolean {
   return (seed + Math.floor(seed / MIXED_FORKS.length)) % 2 === 1
@@ -112,15 +122,18 @@ export async function mixedWorld(hardfork: Hardfork = Hardfork.Prague): Promise<
 
   const token = w.deploy(DEPLOYER, 'Token', 10n ** 30n)
   await w.setup([token.tx, ...CHILD_SALTS.map((salt) => w.tx(DEPLOYER, { to: factories[0], data: calldata('create2(bytes32)', salt), value: 1000n, gasLimit: 300_000n }))])
-  const { router, tokens: poolTokens, pairs } = await deployUniswap(w, DEPLOYER, POOLS)
+  // Uniswap V2 pairs read CHAINID (Istanbul's EIP-1344): older worlds have no pools.
+  const { router, tokens: poolTokens, pairs } = w.common.gteHardfork(Hardfork.Istanbul) ? await deployUniswap(w, DEPLOYER, POOLS) : { router: undefined, tokens: [], pairs: [] }
 
   const funding: TypedTransaction[] = []
   for (const i of HOLDERS) {
     const who = addressOf(privateKey(i))
     funding.push(w.tx(DEPLOYER, { to: token.address, data: calldata('transfer(address,uint256)', who, 10n ** 21n) }))
-    for (const t of poolTokens) {
-      funding.push(w.tx(DEPLOYER, { to: t, data: calldata('transfer(address,uint256)', who, 10n ** 21n) }))
-      funding.push(w.tx(i, { to: t, data: calldata('approve(address,uint256)', router, 2n ** 255n) }))
+    if (router !== undefined) {
+      for (const t of poolTokens) {
+        funding.push(w.tx(DEPLOYER, { to: t, data: calldata('transfer(address,uint256)', who, 10n ** 21n) }))
+        funding.push(w.tx(i, { to: t, data: calldata('approve(address,uint256)', router, 2n ** 255n) }))
+      }
     }
     // Each holder lets the next one of its group spend some of its tokens (transferFrom).
     const group = GROUPS[groupOf(i)]
@@ -202,6 +215,7 @@ export function mixedBlock(world: MixedWorld, seed: number, n: number): MixedBlo
   const kinds: string[] = []
   let blobs = 0
 
+  const router = world.router
   const KINDS: [string, number, (from: number) => TxOptions, ((from: number) => boolean)?][] = [
     ['eth to a sender', 6, (f) => ({ to: someone(f), value: BigInt(int(1, 10 ** 6)), gasLimit: 30_000n })],
     ['eth to a fresh account', 4, (f) => ({ to: freshFor(f), value: BigInt(int(0, 3)), gasLimit: 30_000n })],
@@ -218,14 +232,18 @@ export function mixedBlock(world: MixedWorld, seed: number, n: number): MixedBlo
       (f) => ({ to: world.token, data: calldata('transferFrom(address,address,uint256)', rnd() < 0.75 ? approver(f) : someone(f), someone(f), BigInt(int(1, 3000))), gasLimit: 100_000n }),
     ],
     ['counter increment', 5, (f) => ({ to: own(world.counters, f), data: calldata('increment()'), gasLimit: 60_000n })],
-    [
-      'swap',
-      5,
-      (f) => {
-        const p = grouped ? groupOf(f) : int(0, POOLS - 1)
-        return { to: world.router, data: calldata('swap(address,address,uint256,address)', world.pairs[p], world.poolTokens[p + int(0, 1)], 10n ** 15n + BigInt(int(0, 10 ** 6)), someone(f)), gasLimit: 300_000n }
-      },
-    ],
+    ...(router === undefined
+      ? []
+      : [
+          [
+            'swap',
+            5,
+            (f: number) => {
+              const p = grouped ? groupOf(f) : int(0, POOLS - 1)
+              return { to: router, data: calldata('swap(address,address,uint256,address)', world.pairs[p], world.poolTokens[p + int(0, 1)], 10n ** 15n + BigInt(int(0, 10 ** 6)), someone(f)), gasLimit: 300_000n }
+            },
+          ] as [string, number, (from: number) => TxOptions],
+        ]),
     ['probe fail', 1, (f) => ({ to: own(world.probes, f), data: calldata('fail()'), gasLimit: 60_000n })],
     ['probe out of gas', 1, (f) => ({ to: own(world.probes, f), data: calldata('spin(uint256)', 100_000n), gasLimit: 80_000n })],
     ['probe spin', 1, (f) => ({ to: own(world.probes, f), data: calldata('spin(uint256)', BigInt(int(1, 20))), gasLimit: 150_000n })],
@@ -289,7 +307,7 @@ export function mixedBlock(world: MixedWorld, seed: number, n: number): MixedBlo
     // CREATE transactions have no access list target. In a grouped block a call to a contract
     // all groups share declares no access list either (legacy, or 1559 from London): its
     // declared slot would be a key that joins the groups.
-    const shared = o.to !== undefined && (o.to.equals(world.token) || o.to.equals(world.router))
+    const shared = o.to !== undefined && (o.to.equals(world.token) || (router !== undefined && o.to.equals(router)))
     const unlisted = newest === 2 ? 2 : 0
     txs.push(w.tx(from, { ...o, type: o.to === undefined ? newest : grouped && shared ? pick([0, unlisted] as const) : type() }))
     kinds.push(name)
