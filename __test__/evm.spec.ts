@@ -132,7 +132,7 @@ for (const [name, make] of WORKLOADS) {
 }
 
 // Without the addon every strategy runs sequentially and there is no dependency graph.
-if (!native) console.log('evm.spec: the native addon is not loaded; the credit-read test, which needs the workers\' dependency graph, is skipped')
+if (!native) console.log('evm.spec: the native addon is not loaded; the credit-read test, which needs the workers\' dependency graph, and the code-cache test, which needs their requests, are skipped')
 ;(native ? test : test.skip)('payments from distinct senders into one address (existing, or not yet) are credits: no aborts, no dependency edges, the same result', async (t) => {
   const w = new W.World(makeCommon(Hardfork.Cancun))
   const existing = w.fund(500)
@@ -684,6 +684,37 @@ test('an executor Common built with its own params: every strategy equals ethere
     await executor.close()
   }
   t.is(common.param('coldsloadGas'), 5_000n, 'the caller\'s Common keeps its own value')
+})
+
+// Needs the workers (their requests to this thread); skipped without the native addon (logged above).
+;(native ? test : test.skip)('code a block fetched is not fetched again by a later block\'s workers, even another executor\'s (the process-wide code cache)', async (t) => {
+  const w = new W.World(cancun)
+  // Code no other test of this process has run: a random constant, then an increment of slot 0.
+  const unique = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('hex')
+  const target = w.place(new Address(crypto.getRandomValues(new Uint8Array(20))), `0x7f${unique}50600054600101600055` + '00')
+  for (let i = 0; i < 9; i++) w.fund(i)
+  const first = w.block([w.tx(0, { to: target, gasLimit: 60_000n })])
+  const rest = w.block(Array.from({ length: 8 }, (_, i) => w.tx(i + 1, { to: target, gasLimit: 60_000n })))
+  const run = async (block: Block) => {
+    const e = await ParallelExecutor.create({ threads: 2, strategy: { kind: 'optimistic' } })
+    try {
+      return await e.runBlock({ block, prestate: w.prestate, skipBlockValidation: true, generate: true })
+    } finally {
+      await e.close()
+    }
+  }
+  const a = await run(first)
+  t.is(a.metrics.strategy, 'optimistic')
+  // Its one transaction's worker asked for the code: the prestate's code reaches the engine on demand.
+  t.true(a.metrics.workers!.requests >= 1, `first block: ${a.metrics.workers!.requests} requests`)
+  // Fresh workers, whose own caches are empty: the engine's cache answers (without it each
+  // worker that runs one of these transactions asks).
+  const b = await run(rest)
+  t.is(b.metrics.strategy, 'optimistic')
+  t.is(b.metrics.workers!.requests, 0)
+  t.deepEqual(b.results.map((r) => r.execResult.exceptionError?.error), Array(8).fill(undefined))
+  // Each call incremented the slot from the prestate (the second block does not follow the first).
+  t.is(b.stateDiff.storage.get(target.toString())?.slots.get(bytesToHex(setLengthLeft(new Uint8Array([0]), 32)))?.toString(), '8')
 })
 
 test('a script that never calls close() still exits once its blocks are done (idle workers do not hold the process)', async (t) => {

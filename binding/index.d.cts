@@ -89,7 +89,7 @@ export declare class NativeWorker {
   suspend(blocker: number): void
   loadBase(buf: Uint8Array): number
   loadCode(hash: Uint8Array, code: Uint8Array): void
-  /** Code by hash, if the block knows it (`null` otherwise). */
+  /** Code by hash, if the block or the process-wide cache knows it (`null` otherwise). */
   code(hash: Uint8Array): Buffer | null
   /** Stops the whole run (a worker-side failure that is not a transaction's). */
   halt(reason: string): void

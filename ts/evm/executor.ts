@@ -566,7 +566,7 @@ export class ParallelExecutor implements AsyncDisposable {
         ...(s.serialFrom !== undefined && s.serialFrom !== null ? { serialFrom: s.serialFrom } : {}),
         ...(plan.shards !== undefined && strategy.kind === 'sharded' ? { shards: { count: plan.shards.count, loads: plan.shards.loads } } : {}),
         dependencies: criticalPath(run, pool.size),
-        workers: { wallMs: run.wallMs, busyMs: run.busyMs, heapUsedBytes: run.heapUsedBytes, nativeBytes: run.nativeBytes },
+        workers: { wallMs: run.wallMs, busyMs: run.busyMs, heapUsedBytes: run.heapUsedBytes, nativeBytes: run.nativeBytes, requests: run.requests },
       },
     }
   }

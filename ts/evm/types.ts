@@ -299,9 +299,11 @@ export interface ExecutionMetrics {
   }
   /**
    * Parallel runs only: wall time of the worker phase, each worker's busy time (ms) and JS
-   * heap in use at the end of the block, and the bytes the native engine's structures held.
+   * heap in use at the end of the block, the bytes the native engine's structures held, and
+   * the requests the workers sent this thread (`requests`: state not loaded yet, code not
+   * cached yet, BLOCKHASH), each a round trip during which its transaction waits.
    */
-  workers?: { wallMs: number; busyMs: number[]; heapUsedBytes: number[]; nativeBytes: number }
+  workers?: { wallMs: number; busyMs: number[]; heapUsedBytes: number[]; nativeBytes: number; requests: number }
   /** Wall time per phase, milliseconds. */
   timings: Record<Phase | 'total', number>
 }

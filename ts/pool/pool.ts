@@ -85,6 +85,8 @@ export interface BlockRun {
   heapUsedBytes: number[]
   /** Bytes held by the engine's structures for the block. */
   nativeBytes: number
+  /** Requests the workers sent during the block (each a round trip to this thread). */
+  requests: number
 }
 
 interface Slot {
@@ -195,6 +197,7 @@ export class WorkerPool {
       const payload = new SharedArrayBuffer(serialized.length)
       new Uint8Array(payload).set(serialized)
       const answers = new Map<string, Promise<unknown>>()
+      let requests = 0
       const started = performance.now()
       const settled = await Promise.allSettled(
         participants.map(
@@ -206,7 +209,10 @@ export class WorkerPool {
               }
               slot.onMessage = (m) => {
                 if (m.type === 'block-done' && m.blockId === block.id) resolve(m)
-                else if (m.type === 'request' && m.blockId === block.id) this.serve(slot, m, block, req, answers)
+                else if (m.type === 'request' && m.blockId === block.id) {
+                  requests++
+                  this.serve(slot, m, block, req, answers)
+                }
               }
               const msg: ToWorker = { type: 'block', blockId: block.id, worker, payload }
               slot.worker.postMessage(msg)
@@ -248,6 +254,7 @@ export class WorkerPool {
         busyMs: done.map((d) => d.busyMs),
         heapUsedBytes: done.map((d) => d.heapUsedBytes),
         nativeBytes: block.memoryBytes(),
+        requests,
       }
     } finally {
       this.activeBlock = undefined

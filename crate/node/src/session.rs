@@ -5,7 +5,7 @@
 //! thread, never the main thread). Rust statics are per process while napi exports are per
 //! environment, so the registry below is how the main thread's block reaches the workers.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use dashmap::DashMap;
@@ -31,6 +31,48 @@ pub struct Session {
 static SESSIONS: LazyLock<Mutex<FxHashMap<u32, Arc<Session>>>> = LazyLock::new(Default::default);
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
+/// Bytes of code the process-wide code cache holds before it starts over.
+const CODE_CACHE_BYTES: usize = 64 << 20;
+
+/// Code by hash for every block and worker of the process: code a block loaded or deployed
+/// stays here after the block, so a later block's worker finds it without asking the main
+/// thread (a round trip per code and worker otherwise, and every worker asks for itself).
+/// Content-addressed like `Session::code`: only code whose hash was computed or checked goes
+/// in, so an entry is never wrong, only possibly gone. Past `CODE_CACHE_BYTES` it is emptied
+/// and refills from the next misses (the count is approximate under concurrent puts; that
+/// only moves when it empties).
+struct CodeCache {
+    map: DashMap<B256, Arc<[u8]>, FxBuildHasher>,
+    bytes: AtomicUsize,
+}
+
+impl CodeCache {
+    fn get(&self, hash: &B256) -> Option<Arc<[u8]>> {
+        self.map.get(hash).map(|c| c.clone())
+    }
+
+    fn put(&self, hash: B256, code: &Arc<[u8]>) {
+        if self.map.contains_key(&hash) {
+            return;
+        }
+        let held = self.bytes.fetch_add(code.len(), Ordering::Relaxed) + code.len();
+        if held > CODE_CACHE_BYTES {
+            self.map.clear();
+            self.bytes.store(code.len(), Ordering::Relaxed);
+        }
+        self.map.insert(hash, code.clone());
+    }
+}
+
+static CODE_CACHE: LazyLock<CodeCache> =
+    LazyLock::new(|| CodeCache { map: DashMap::with_hasher(FxBuildHasher), bytes: AtomicUsize::new(0) });
+
+/// Keeps `code` (whose hash is `hash`) for the block and for later blocks.
+fn keep_code(session: &Session, hash: B256, code: &[u8]) {
+    let kept = session.code.entry(hash).or_insert_with(|| Arc::from(code)).clone();
+    CODE_CACHE.put(hash, &kept);
+}
+
 fn load_base(session: &Session, buf: &[u8]) -> std::result::Result<u32, CodecError> {
     let entries = codec::decode_base(buf)?;
     let n = entries.len() as u32;
@@ -42,7 +84,7 @@ fn load_base(session: &Session, buf: &[u8]) -> std::result::Result<u32, CodecErr
 
 fn load_code(session: &Session, hash: &[u8], code: &[u8]) -> Result<()> {
     let hash: B256 = hash.try_into().map_err(|_| Error::new(Status::InvalidArg, "code hash must be 32 bytes"))?;
-    session.code.entry(hash).or_insert_with(|| Arc::from(code));
+    keep_code(session, hash, code);
     Ok(())
 }
 
@@ -372,7 +414,7 @@ impl NativeWorker {
         let mut codes = Vec::new();
         let decoded = codec::decode_writes(bytes, &mut codes);
         for blob in codes {
-            self.session.code.entry(blob.hash).or_insert_with(|| Arc::from(blob.code));
+            keep_code(&self.session, blob.hash, blob.code);
         }
         match decoded {
             Ok(ws) => self.session.run.finish(&mut self.ctx, ws),
@@ -407,11 +449,12 @@ impl NativeWorker {
         load_code(&self.session, &hash, &code)
     }
 
-    /// Code by hash, if the block knows it (`null` otherwise).
+    /// Code by hash, if the block or the process-wide cache knows it (`null` otherwise).
     #[napi(catch_unwind)]
     pub fn code(&self, hash: Uint8ArraySlice) -> Option<Buffer> {
         let hash: B256 = (&*hash).try_into().ok()?;
-        self.session.code.get(&hash).map(|c| c.to_vec().into())
+        let code = self.session.code.get(&hash).map(|c| c.clone()).or_else(|| CODE_CACHE.get(&hash))?;
+        Some(code.to_vec().into())
     }
 
     /// Stops the whole run (a worker-side failure that is not a transaction's).
