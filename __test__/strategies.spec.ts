@@ -169,17 +169,18 @@ needsNative('adaptive, characteristics: small blocks and predicted chains run se
   t.is(r4.metrics.strategy, 'optimistic')
   t.regex(r4.metrics.decision!.reason, /few predicted dependencies.*measuring it on blocks of 32\+ transactions/)
   // Then the pick is checked against what is measured on blocks of the same size class: the
-  // pick and sequential are measured (after warm-up blocks, which are not), then the faster
-  // runs, and its reason gives both throughputs.
+  // pick, sequential and the other parallel kind (dependency) are measured (after warm-up
+  // blocks, which are not), then the fastest runs, and its reason gives the throughputs.
   const reasons: string[] = []
-  for (let i = 0; i < 20 && !/measured optimistic/.test(reasons.at(-1) ?? ''); i++) {
+  for (let i = 0; i < 30 && !/measured (optimistic|dependency)/.test(reasons.at(-1) ?? ''); i++) {
     const r = await run(x, independent)
     reasons.push(r.metrics.decision!.reason)
     await same(t, independent, r, `block ${i}`)
   }
   t.true(reasons.some((r) => /few predicted dependencies.*; measuring it on blocks of 32\+ transactions/.test(r)), reasons.join('\n'))
   t.true(reasons.some((r) => /measuring sequential on blocks of 32\+ transactions for comparison/.test(r)), reasons.join('\n'))
-  t.regex(reasons.at(-1)!, /measured optimistic [\d.]+ vs sequential [\d.]+ Mgas\/s on blocks of 32\+ transactions/)
+  t.true(reasons.some((r) => /measuring dependency too on blocks of 32\+ transactions/.test(r)), reasons.join('\n'))
+  t.regex(reasons.at(-1)!, /measured (optimistic [\d.]+, dependency|dependency [\d.]+, optimistic) [\d.]+ vs sequential [\d.]+ Mgas\/s on blocks of 32\+ transactions/)
   const off = await run(x, independent, { kind: 'adaptive', policy: { kind: 'characteristics', measure: false } })
   t.is(off.metrics.strategy, 'optimistic')
 })
@@ -291,6 +292,48 @@ test('adaptive re-measures a candidate far behind the running one four times les
   // characteristics policy gives its parallel pick), the parallel pick re-measured every 3.
   const seqAhead = runs('characteristics', 1 / 1.06).optimistic
   t.true(seqAhead >= 128 && seqAhead <= 131, `${seqAhead} optimistic runs with sequential 1.06x ahead`)
+})
+
+test('adaptive, characteristics: measures the other parallel kind too, and runs the faster one unless sequential is more than 5 % faster', (t) => {
+  // The chooser alone, fed throughputs, on blocks whose analysis predicts dependencies (it
+  // wants dependency) and on blocks it predicts independent (it wants optimistic).
+  const run = (predictedEdges: number, mgas: Record<string, number>, blocks = 200) => {
+    const profile: BlockProfile = { transactions: 100, contractCallShare: 0.5, uniqueSenderRatio: 0.9, erc20Share: 0, hotShare: 0, predictedEdges, predictedParallelism: 2 }
+    const chooser = new AdaptiveChooser()
+    const strategy: AdaptiveStrategy = { kind: 'adaptive' }
+    const count: Record<string, number> = {}
+    const first: string[] = []
+    let last = ''
+    for (let block = 0; block < blocks; block++) {
+      const d = chooser.decide(strategy, profile, 2)
+      const kind = d.strategy.kind
+      if (block < 9) first.push(kind)
+      else count[kind] = (count[kind] ?? 0) + 1
+      last = d.reason
+      chooser.record(kind, profile.transactions, mgas[kind], DEFAULT_WINDOW)
+    }
+    return { count, first, last }
+  }
+  // Dependency predicted, but slower than sequential, and optimistic faster: optimistic runs.
+  const a = run(20, { sequential: 100, dependency: 90, optimistic: 120 })
+  t.deepEqual(a.first.slice(0, 9).sort(), ['dependency', 'dependency', 'dependency', 'optimistic', 'optimistic', 'optimistic', 'sequential', 'sequential', 'sequential'])
+  t.true((a.count.optimistic ?? 0) > 150, JSON.stringify(a.count))
+  t.regex(a.last, /predicted dependencies.*(measured|re-measuring).*optimistic 120\.00, dependency 90\.00 vs sequential 100\.00 Mgas\/s/)
+  // Both parallel kinds slower than sequential by more than the margin: sequential runs.
+  const b = run(20, { sequential: 100, dependency: 90, optimistic: 80 })
+  t.true((b.count.sequential ?? 0) > 150, JSON.stringify(b.count))
+  // Dependency predicted and fastest: it keeps running; optimistic, less than 1.1x behind,
+  // is re-measured every third block, sequential (1.3x behind) every 40th.
+  const c = run(20, { sequential: 100, dependency: 130, optimistic: 120 })
+  t.true((c.count.dependency ?? 0) > 120 && (c.count.optimistic ?? 0) < 70 && (c.count.sequential ?? 0) < 10, JSON.stringify(c.count))
+  // Optimistic predicted, dependency measured faster: dependency runs.
+  const d = run(0, { sequential: 100, dependency: 130, optimistic: 110 })
+  t.true((d.count.dependency ?? 0) > 150, JSON.stringify(d.count))
+  t.regex(d.last, /few predicted dependencies/)
+  // Within the 5 % margin the faster parallel kind still runs (sequential, that close, is
+  // re-measured every third block).
+  const e = run(20, { sequential: 100, dependency: 80, optimistic: 97 })
+  t.true((e.count.optimistic ?? 0) > 100 && (e.count.sequential ?? 0) < 70, JSON.stringify(e.count))
 })
 
 needsNative('adaptive, a user function: gets the block profile and picks', async (t) => {

@@ -93,9 +93,10 @@ export type AdaptivePolicy =
    * long chain run sequentially; blocks with predicted dependencies (shared senders, known
    * token calls, remembered conflicts) use `dependency`; the rest `optimistic`. Then, unless
    * `measure: false`, the pick is checked against measured throughput for blocks of the same
-   * size class on this machine: if sequential measured more than 5 % faster, sequential runs
-   * (the one not running is re-measured every `explore` blocks of that size, every
-   * 4 x `explore` while it measured 1.25x or more slower, every `explore` / 3 while less than
+   * size class on this machine, as is the other of `dependency` and `optimistic` (when a
+   * candidate): the faster of the two runs, unless sequential measured more than 5 % faster
+   * (those not running are re-measured every `explore` blocks of that size, every
+   * 4 x `explore` while they measured 1.25x or more slower, every `explore` / 3 while less than
    * 1.1x slower).
    */
   | {
