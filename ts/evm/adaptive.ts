@@ -171,30 +171,25 @@ export class AdaptiveChooser {
         if (p.measure === false || !has('sequential')) return chosen
         const k = chosen.strategy.kind
         const alt = ALTERNATIVE[k] !== undefined && has(ALTERNATIVE[k]) ? ALTERNATIVE[k] : undefined
-        const altDecision = (why: string): Decision => pick(alt!, 'characteristics', `${reason}; ${why}`)
+        /** Runs parallel kind `x` (the pick or the alternative), saying why. */
+        const run = (x: Kind, why: string): Decision => (x === k ? { ...chosen, reason: `${chosen.reason}; ${why}` } : pick(x, 'characteristics', `${reason}; ${why}`))
         const explore = p.explore ?? DEFAULT_EXPLORE
         const [nk, ns] = [samples(k).length, samples('sequential').length]
-        if (nk < MIN_SAMPLES && nk <= ns) return { ...chosen, reason: `${chosen.reason}; measuring it on ${sizeNote}` }
+        if (nk < MIN_SAMPLES && nk <= ns) return run(k, `measuring it on ${sizeNote}`)
         if (ns < MIN_SAMPLES) return pick('sequential', 'characteristics', `${reason}; measuring sequential on ${sizeNote} for comparison`)
-        if (alt !== undefined && samples(alt).length < MIN_SAMPLES) return altDecision(`measuring ${alt} too on ${sizeNote}`)
+        if (alt !== undefined && samples(alt).length < MIN_SAMPLES) return run(alt, `measuring ${alt} too on ${sizeNote}`)
         const seq = best('sequential')
-        // The faster of the two parallel kinds (the predicted one on a tie).
-        const runner = alt !== undefined && best(alt) > best(k) ? alt : k
-        const other = runner === k ? alt : k
-        const par = best(runner)
-        const measured = [runner, ...(other !== undefined ? [other] : [])].map((x) => `${x} ${fmt(best(x))}`).join(', ') + ` vs sequential ${fmt(seq)} Mgas/s on ${sizeNote}`
-        const running = (why: string): Decision => (runner === k ? { ...chosen, reason: `${chosen.reason}; ${why}` } : altDecision(why))
+        // The faster of the two parallel kinds (the predicted one on a tie), then the other.
+        const kinds = alt !== undefined && best(alt) > best(k) ? [alt, k] : alt !== undefined ? [k, alt] : [k]
+        const par = best(kinds[0])
+        const measured = kinds.map((x) => `${x} ${fmt(best(x))}`).join(', ') + ` vs sequential ${fmt(seq)} Mgas/s on ${sizeNote}`
         if (par * (1 + SEQUENTIAL_MARGIN) >= seq) {
           if (stale('sequential', every(explore, par, seq))) return pick('sequential', 'characteristics', `${reason}; re-measuring sequential (${measured})`)
-          if (other !== undefined && stale(other, every(explore, par, best(other)))) {
-            return other === k ? { ...chosen, reason: `${chosen.reason}; re-measuring it (${measured})` } : altDecision(`re-measuring ${other} (${measured})`)
-          }
-          return running(`measured ${measured}`)
+          const [, other] = kinds
+          if (other !== undefined && stale(other, every(explore, par, best(other)))) return run(other, `re-measuring ${other} (${measured})`)
+          return run(kinds[0], `measured ${measured}`)
         }
-        if (stale(runner, every(explore, seq, par))) return running(`re-measuring ${runner === k ? 'it' : runner} (${measured})`)
-        if (other !== undefined && stale(other, every(explore, seq, best(other)))) {
-          return other === k ? { ...chosen, reason: `${chosen.reason}; re-measuring it (${measured})` } : altDecision(`re-measuring ${other} (${measured})`)
-        }
+        for (const x of kinds) if (stale(x, every(explore, seq, best(x)))) return run(x, `re-measuring ${x} (${measured})`)
         return pick('sequential', 'characteristics', `${reason}, but measured ${measured} (sequential more than ${SEQUENTIAL_MARGIN * 100} % faster)`)
       }
       case 'performance': {
