@@ -8,7 +8,7 @@
 import { Hardfork } from '@ethereumjs/common'
 import test from 'ava'
 
-import { MIXED_FORKS, checkMixed, groupedSeed, mixedBlock, mixedCases, mixedWorld } from './support/mixed.ts'
+import { MIXED_FORKS, VARIANTS, checkMixed, checkVariant, groupedSeed, mixedBlock, mixedCases, mixedVariant, mixedWorld } from './support/mixed.ts'
 
 /** Each fork once (seed % 10); the odd seeds grouped, the even ones not (`groupedSeed`). */
 const SEEDS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
@@ -83,4 +83,36 @@ test('the comparison fails on a wrong result: a block checked against another bl
   const { differences: diffs } = await checkMixed(world, { ...mixed, block: other.block }, cases.slice(0, 2), mixed.block)
   t.true(diffs.some((d) => d.startsWith('seed 1 (prague), sequential:')))
   t.true(diffs.some((d) => d.startsWith('seed 1 (prague), optimistic x1:')))
+})
+
+/**
+ * Invalid blocks: each way `mixedVariant` breaks a block, once (seeds 10-15, six forks). Every
+ * case must reject the block at the transaction ethereumjs rejects first, with its message,
+ * and leave a caller's state manager as it was; a variant that stays valid must equal
+ * ethereumjs. `npm run test:fuzz` draws one variant for each of its seeds.
+ */
+VARIANTS.forEach((variant, k) => {
+  const seed = 10 + k
+  test(`broken mixed block, seed ${seed} (${MIXED_FORKS[seed % MIXED_FORKS.length]}), ${variant}: every strategy rejects it at ethereumjs's transaction (or equals ethereumjs where it stays valid), changing no state`, async (t) => {
+    const { worlds, cases } = await setup
+    const world = worlds[seed % worlds.length]
+    const mixed = mixedBlock(world, seed, TXS)
+    const v = await mixedVariant(world, mixed, variant)
+    const { differences, invalidAt } = await checkVariant(world, mixed, v, cases)
+    t.deepEqual(differences, [])
+    // What each variant is built to do, so that the check is not vacuous: the changed
+    // transaction (or one before it) is rejected; spending exactly the balance is allowed.
+    const changed = Number(/transaction (\d+)/.exec(v.how)![1])
+    if (variant === 'spend the whole balance') t.true(invalidAt === undefined || invalidAt > changed, `${v.how}: rejected at ${invalidAt}`)
+    else if (variant === 'replayed transaction') t.is(invalidAt, Number(/again at (\d+)/.exec(v.how)![1]), v.how)
+    else if (variant === 'overspend by one wei' || variant === 'damaged signature') t.is(invalidAt, changed, v.how)
+    else if (variant === 'block gas limit') t.true(invalidAt !== undefined && invalidAt <= changed, `${v.how}: rejected at ${invalidAt}`)
+    else {
+      // A nonce gap: the sender's next transaction, one place earlier in the shorter block.
+      const senders = mixed.block.transactions.map((tx) => tx.getSenderAddress())
+      const next = senders.findIndex((a, i) => i > changed && a.equals(senders[changed]))
+      t.true(next > changed, v.how)
+      t.is(invalidAt, next - 1, v.how)
+    }
+  })
 })

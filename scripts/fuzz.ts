@@ -1,6 +1,9 @@
 /**
  * Differential fuzzing: random mixed blocks (`__test__/support/mixed.ts`) under every strategy
- * at 1, 2 and 4 threads, each compared with ethereumjs `runBlock`. The seed picks the fork
+ * at 1, 2 and 4 threads, each compared with ethereumjs `runBlock`; then each block broken one
+ * way (`mixedVariant`: a nonce gap, a replay, an overspend, a block gas limit, a damaged
+ * signature), which every strategy must reject at the transaction ethereumjs rejects, with no
+ * state changed. The seed picks the fork
  * (`seed % 10`, Constantinople to Osaka), the shape (`groupedSeed`) and the block. A difference prints its seed, which
  * reproduces the block exactly, and the run exits with status 1.
  *
@@ -9,7 +12,7 @@
  *   npm run test:fuzz -- --seeds 100-199 --txs 150    a range
  *   npm run test:fuzz -- --random --minutes 30        random seeds until the time is up
  */
-import { MIXED_FORKS, checkMixed, mixedBlock, mixedCases, mixedWorld } from '../__test__/support/mixed.ts'
+import { MIXED_FORKS, checkMixed, checkVariant, mixedBlock, mixedCases, mixedVariant, mixedWorld } from '../__test__/support/mixed.ts'
 
 const args = process.argv.slice(2)
 const arg = (name: string, fallback: string) => {
@@ -32,6 +35,8 @@ let checked = 0
 let failed = 0
 /** Blocks on which sharded (at 4 threads) ran in parallel rather than as one shard. */
 let shardedParallel = 0
+/** Broken variants ethereumjs rejected (the others stayed valid). */
+let rejected = 0
 try {
   const deadline = started + minutes * 60_000
   const seeds = random ? (function* () {
@@ -52,15 +57,26 @@ try {
       const txIndex = /tx (\d+)|receipt (\d+)/.exec(diffs.join('\n'))
       const at = txIndex === null ? undefined : Number(txIndex[1] ?? txIndex[2])
       if (at !== undefined) console.error(`  transaction ${at} is a ${mixed.kinds[at]}`)
-    } else if (checked % 10 === 0) {
-      console.log(`${checked} blocks, ${cases.length} runs each, all equal to ethereumjs (${((performance.now() - started) / 1000).toFixed(0)} s)`)
+    }
+    // The same block broken one way (drawn from the seed; see VARIANTS): rejected where
+    // ethereumjs rejects it, with no state changed (or, if it stayed valid, equal).
+    const variant = await mixedVariant(world, mixed)
+    const v = await checkVariant(world, mixed, variant, cases)
+    if (v.invalidAt !== undefined) rejected++
+    if (v.differences.length > 0) {
+      failed++
+      console.error(`seed ${seed}, ${variant.how}: ${v.differences.length} difference(s) (reproduce: npm run test:fuzz -- --seeds ${seed} --txs ${txs})`)
+      for (const d of v.differences.slice(0, 20)) console.error(`  ${d}`)
+    }
+    if (diffs.length === 0 && v.differences.length === 0 && checked % 10 === 0) {
+      console.log(`${checked} blocks and their variants, ${cases.length} runs each, all equal to ethereumjs (${((performance.now() - started) / 1000).toFixed(0)} s)`)
     }
   }
 } finally {
   await close()
 }
 console.log(
-  `${checked} random blocks of ${txs} transactions, ${cases.length} runs each: ${failed === 0 ? 'all equal to ethereumjs runBlock' : `${failed} with differences`}; ` +
-    `sharded x4 ran in parallel on ${shardedParallel} of them (${((performance.now() - started) / 1000).toFixed(0)} s)`,
+  `${checked} random blocks of ${txs} transactions and a broken variant of each (${rejected} invalid), ${cases.length} runs each: ${failed === 0 ? 'all equal to ethereumjs runBlock' : `${failed} with differences`}; ` +
+    `sharded x4 ran in parallel on ${shardedParallel} of the blocks (${((performance.now() - started) / 1000).toFixed(0)} s)`,
 )
 process.exitCode = failed === 0 ? 0 : 1

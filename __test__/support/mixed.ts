@@ -9,13 +9,14 @@
  * The world is set up once (contracts deployed by real transactions, as the workloads do);
  * each block is a pure function of its seed, so a failing seed is a reproducible case.
  */
-import type { Block } from '@ethereumjs/block'
+import { createBlock, type Block } from '@ethereumjs/block'
 import { Hardfork } from '@ethereumjs/common'
-import type { TypedTransaction } from '@ethereumjs/tx'
+import { createTx, type TypedTransaction } from '@ethereumjs/tx'
 import { Address, bigIntToBytes, hexToBytes, setLengthLeft } from '@ethereumjs/util'
+import { createVM, runTx } from '@ethereumjs/vm'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 
-import { ParallelExecutor, type Prestate, type Strategy } from '../../ts/index.ts'
+import { InvalidBlockError, ParallelExecutor, type Prestate, type Strategy } from '../../ts/index.ts'
 import { addressOf, differences, makeCommon, merkleFromPrestate, privateKey, referenceRun, rootAfterDiff } from './evm.ts'
 import { seededRandom } from './random.ts'
 import { BLOCKHASH_PROBE, MADE_UP_CHAIN, World, artifact, calldata, childAddress, deployUniswap, type TxOptions } from './workloads.ts'
@@ -408,4 +409,143 @@ export async function checkMixed(
     }
   }
   return { differences: out, ran }
+}
+
+/**
+ * How `mixedVariant` changes a valid mixed block, most of them into an invalid one whose first
+ * bad transaction depends on what the transactions before it did:
+ * - a nonce gap (a transaction taken out: its sender's next one is too early);
+ * - a replayed transaction (a copy further on: its nonce is used);
+ * - a transfer one wei more than its sender can pay at that point of the block, or exactly
+ *   what it can pay (valid, unless the sender has later transactions, which it then cannot
+ *   pay for); the balance counts every earlier transaction's value, fees and, for the
+ *   coinbase account, fees earned;
+ * - a block gas limit one below what a transaction needs after the gas the ones before it
+ *   used;
+ * - a damaged signature (an invalid one, or one that recovers another sender: no funds, a
+ *   wrong nonce).
+ */
+export const VARIANTS = ['nonce gap', 'replayed transaction', 'overspend by one wei', 'spend the whole balance', 'block gas limit', 'damaged signature'] as const
+export type Variant = (typeof VARIANTS)[number]
+
+/** The mixed block changed as `variant` says (drawn from the seed when not given), at a position drawn from the seed. */
+export async function mixedVariant(world: MixedWorld, mixed: MixedBlock, variant?: Variant): Promise<{ how: string; block: Block }> {
+  const rnd = seededRandom(mixed.seed ^ 0x5bd1e995)
+  const how = variant ?? VARIANTS[Math.floor(rnd() * VARIANTS.length)]
+  const txs = [...mixed.block.transactions]
+  const n = txs.length
+  const at = (lo: number) => lo + Math.floor(rnd() * (n - lo))
+  const senders = txs.map((tx) => tx.getSenderAddress())
+  const keyOf = new Map(HOLDERS.map((k) => [addressOf(privateKey(k)).toString(), k]))
+  const header = mixed.block.header
+  const rebuild = (list: TypedTransaction[], gasLimit = header.gasLimit) =>
+    createBlock(
+      { header: { ...header.toJSON(), gasLimit }, transactions: list, withdrawals: mixed.block.withdrawals?.map((w) => w.toValue()) },
+      { common: world.common },
+    )
+  switch (how) {
+    case 'nonce gap': {
+      const withLater = txs.map((_, i) => i).filter((i) => senders.some((s, k) => k > i && s.equals(senders[i])))
+      const j = withLater.length === 0 ? at(0) : withLater[Math.floor(rnd() * withLater.length)]
+      return { how: `${how}: transaction ${j} taken out`, block: rebuild(txs.filter((_, i) => i !== j)) }
+    }
+    case 'replayed transaction': {
+      const j = at(0)
+      const p = j + 1 + Math.floor(rnd() * (n - j))
+      return { how: `${how}: transaction ${j} again at ${p}`, block: rebuild([...txs.slice(0, p), txs[j], ...txs.slice(p)]) }
+    }
+    case 'overspend by one wei':
+    case 'spend the whole balance': {
+      // A plain-fee transaction (legacy, 2930, 1559) whose value is set to what its sender
+      // holds before it, less its maximum fee (plus one wei to overspend).
+      const plain = txs.map((_, i) => i).filter((i) => txs[i].type <= 2)
+      const j = plain[Math.floor(rnd() * plain.length)]
+      const balance = await balanceBefore(world, mixed.block, j, senders[j])
+      const tx = txs[j]
+      const fee = tx.gasLimit * ('maxFeePerGas' in tx ? tx.maxFeePerGas : (tx as { gasPrice: bigint }).gasPrice)
+      const value = balance - fee + (how === 'overspend by one wei' ? 1n : 0n)
+      const list = [...txs]
+      list[j] = createTx({ ...tx.toJSON(), value }, { common: world.common }).sign(privateKey(keyOf.get(senders[j].toString())!))
+      return { how: `${how}: transaction ${j} sends ${value} wei (its sender holds ${balance})`, block: rebuild(list) }
+    }
+    case 'block gas limit': {
+      // The gas the transactions before j used, from ethereumjs.
+      const j = at(1)
+      const ref = await referenceRun(world.common, world.prestate, rebuild(txs.slice(0, j)), MADE_UP_CHAIN)
+      return { how: `${how}: ${ref.result.gasUsed} gas used before transaction ${j}, which may use ${txs[j].gasLimit}`, block: rebuild(txs, ref.result.gasUsed + txs[j].gasLimit - 1n) }
+    }
+    case 'damaged signature': {
+      const j = at(0)
+      const json = txs[j].toJSON()
+      const list = [...txs]
+      list[j] = createTx({ ...json, s: BigInt(json.s!) ^ BigInt(1 + Math.floor(rnd() * 255)) }, { common: world.common })
+      return { how: `${how}: transaction ${j}`, block: rebuild(list) }
+    }
+  }
+}
+
+/** What `sender` holds before transaction `j` of `block` (ethereumjs, transaction by transaction). */
+async function balanceBefore(world: MixedWorld, block: Block, j: number, sender: Address): Promise<bigint> {
+  const sm = await merkleFromPrestate(world.common, world.prestate)
+  const vm = await createVM({ common: world.common.copy(), stateManager: sm, blockchain: MADE_UP_CHAIN as never })
+  for (let i = 0; i < j; i++) await runTx(vm, { tx: block.transactions[i], block, skipBlockGasLimitValidation: true })
+  return (await sm.getAccount(sender))?.balance ?? 0n
+}
+
+/** An ethereumjs error message without the context it appends (fork, block and transaction hashes). */
+const core = (message: string) => message.replace(/^transaction \d+: /, '').split(' (vm hf=')[0]
+
+/**
+ * Runs a block changed by `mixedVariant` under every case. A valid one must equal ethereumjs
+ * as in `checkMixed`; an invalid one must make every case throw an `InvalidBlockError` at the
+ * transaction ethereumjs rejects first (found by running growing prefixes of the block), with
+ * ethereumjs's message, and leave a caller's state manager as it was. Returns the differences,
+ * and the index of the first bad transaction (undefined for a valid block).
+ */
+export async function checkVariant(world: MixedWorld, mixed: MixedBlock, variant: { how: string; block: Block }, cases: MixedCase[]): Promise<{ differences: string[]; invalidAt?: number }> {
+  const block = variant.block
+  const prefix = (k: number) => createBlock({ header: block.header, transactions: block.transactions.slice(0, k), withdrawals: block.withdrawals?.map((w) => w.toValue()) }, { common: world.common })
+  const rejection = async (k: number) => {
+    try {
+      await referenceRun(world.common, world.prestate, prefix(k), MADE_UP_CHAIN)
+      return undefined
+    } catch (e) {
+      return (e as Error).message
+    }
+  }
+  const n = block.transactions.length
+  const whole = await rejection(n)
+  if (whole === undefined) return { differences: (await checkMixed(world, { ...mixed, block }, cases)).differences }
+  // The smallest prefix ethereumjs rejects ends with the first bad transaction.
+  let [lo, hi] = [0, n]
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1
+    if ((await rejection(mid)) === undefined) lo = mid
+    else hi = mid
+  }
+  const index = hi - 1
+  const expected = core((await rejection(hi))!)
+  const out: string[] = []
+  const rootBefore = Buffer.from(await (await merkleFromPrestate(world.common, world.prestate)).getStateRoot()).toString('hex')
+  for (const [label, executor, strategy, source] of cases) {
+    const where = `seed ${mixed.seed} (${world.hardfork}, ${variant.how}), ${label}`
+    const sm = source === 'stateManager' ? await merkleFromPrestate(world.common, world.prestate) : undefined
+    try {
+      const state = sm !== undefined ? { stateManager: sm } : { prestate: world.prestate }
+      await executor.runBlock({ block, ...state, blockchain: MADE_UP_CHAIN, skipBlockValidation: true, generate: true, strategy })
+      out.push(`${where}: ran, but ethereumjs rejects transaction ${index}: ${expected}`)
+      continue
+    } catch (e) {
+      if (!(e instanceof InvalidBlockError)) out.push(`${where}: threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}, not an InvalidBlockError`)
+      else {
+        if (e.txIndex !== index) out.push(`${where}: rejected transaction ${e.txIndex}, ethereumjs ${index}`)
+        if (core(e.message) !== expected) out.push(`${where}: message ${JSON.stringify(core(e.message))}, ethereumjs ${JSON.stringify(expected)}`)
+      }
+    }
+    if (sm !== undefined) {
+      const after = Buffer.from(await sm.getStateRoot()).toString('hex')
+      if (after !== rootBefore) out.push(`${where}: the caller's state manager changed (root ${after}, was ${rootBefore})`)
+    }
+  }
+  return { differences: out, invalidAt: index }
 }
