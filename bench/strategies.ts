@@ -6,11 +6,15 @@
  * agree on the receipts root.
  *
  * Every executor keeps what it learns across blocks, as in real use: remembered conflicts, and
- * the adaptive strategy's measured throughput per strategy (it measures its candidates during
- * the warm-up rounds, which are the same for every runner). Blocks under 100 transactions get
- * ten times the rounds (they take milliseconds, where scheduling noise is large).
+ * the adaptive strategy's measured throughput per strategy. The warm-up rounds (the same for
+ * every runner) are as many as the adaptive strategy needs before it decides by measurements:
+ * on a new executor it leaves one sequential and three parallel blocks unmeasured (JIT warm-up),
+ * then measures three blocks each of its pick, sequential and the other parallel kind, 13
+ * blocks in all; the timed rounds compare it settled (with its re-measurements), not while
+ * it explores. Blocks under 100 transactions get ten times the rounds (they take milliseconds,
+ * where scheduling noise is large).
  *
- *   npm run bench -- strategies [--workloads chains,counter,...] [--runs 7] [--threads 2] [--quick]
+ *   npm run bench -- strategies [--workloads chains,counter,...] [--runs 11] [--warmup 16] [--threads 2] [--quick]
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
@@ -29,8 +33,9 @@ const arg = (name: string, fallback: string) => {
   return i >= 0 ? args[i + 1] : fallback
 }
 const quick = args.includes('--quick')
-const runs = Number(arg('runs', quick ? '3' : '7'))
-const warmup = Number(arg('warmup', quick ? '8' : '10'))
+const runs = Number(arg('runs', quick ? '3' : '11'))
+// 13 blocks of adaptive exploring (see above), and a margin.
+const warmup = Number(arg('warmup', '16'))
 const threads = Number(arg('threads', '2'))
 const scale = quick ? 0.25 : 1
 
