@@ -336,6 +336,25 @@ test('adaptive, characteristics: measures the other parallel kind too, and runs 
   t.true((e.count.optimistic ?? 0) > 100 && (e.count.sequential ?? 0) < 70, JSON.stringify(e.count))
 })
 
+test('adaptive, performance: a window of 1 or 2 blocks decides once it is full (it keeps fewer samples than the usual three)', (t) => {
+  // The chooser alone, fed throughputs: optimistic measures twice sequential's.
+  const profile: BlockProfile = { transactions: 100, contractCallShare: 0, uniqueSenderRatio: 1, erc20Share: 0, hotShare: 0, predictedEdges: 0, predictedParallelism: 2 }
+  for (const window of [1, 2, 3]) {
+    const chooser = new AdaptiveChooser()
+    const strategy: AdaptiveStrategy = { kind: 'adaptive', policy: { kind: 'performance', window }, candidates: [{ kind: 'sequential' }, { kind: 'optimistic' }] }
+    const reasons: string[] = []
+    for (let block = 0; block < 12; block++) {
+      const d = chooser.decide(strategy, profile, 2)
+      reasons.push(d.reason)
+      chooser.record(d.strategy.kind, profile.transactions, d.strategy.kind === 'sequential' ? 10 : 20, window)
+    }
+    // Each candidate measured `min(window, 3)` times, then the best runs.
+    const first = reasons.findIndex((r) => /best measured throughput/.test(r))
+    t.is(first, 2 * Math.min(window, 3), `window ${window}: ${reasons.join(' | ')}`)
+    t.regex(reasons.at(-1)!, /best measured throughput.*optimistic 20\.00 Mgas\/s/, `window ${window}`)
+  }
+})
+
 needsNative('adaptive, a user function: gets the block profile and picks', async (t) => {
   const seen: BlockProfile[] = []
   const policy = (p: BlockProfile) => {

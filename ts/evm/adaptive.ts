@@ -193,11 +193,13 @@ export class AdaptiveChooser {
         return pick('sequential', 'characteristics', `${reason}, but measured ${measured} (sequential more than ${SEQUENTIAL_MARGIN * 100} % faster)`)
       }
       case 'performance': {
-        const p: { explore?: number } = typeof policy === 'object' && policy.kind === 'performance' ? policy : {}
+        const p: { explore?: number; window?: number } = typeof policy === 'object' && policy.kind === 'performance' ? policy : {}
         const explore = p.explore ?? DEFAULT_EXPLORE
+        // A window smaller than MIN_SAMPLES never holds that many: it decides once it is full.
+        const enough = Math.min(MIN_SAMPLES, p.window ?? DEFAULT_WINDOW)
         const kinds = candidates.map((c) => c.kind)
         const fewest = kinds.reduce((a, b) => (samples(b).length < samples(a).length ? b : a))
-        if (samples(fewest).length < MIN_SAMPLES) return pick(fewest, 'performance', `measuring ${fewest} on ${sizeNote} (${samples(fewest).length} samples so far)`)
+        if (samples(fewest).length < enough) return pick(fewest, 'performance', `measuring ${fewest} on ${sizeNote} (${samples(fewest).length} samples so far)`)
         const top = kinds.reduce((a, b) => (best(b) > best(a) ? b : a))
         const stalest = kinds.reduce((a, b) => ((this.lastMeasured.get(`${a}|${size}`) ?? 0) <= (this.lastMeasured.get(`${b}|${size}`) ?? 0) ? a : b))
         if (stalest !== top && stale(stalest, every(explore, best(top), best(stalest)))) {
