@@ -58,11 +58,13 @@ export type FixedStrategy =
     }
   /**
    * Transactions partitioned by affinity into shards (transactions that share a predicted key
-   * share a shard: all of a sender's transactions, transfers and value-carrying calls to one
-   * recipient, known ERC-20 calls on one balance or allowance, declared access-list slots, and
-   * calls remembered as conflicting with each other); each shard's transactions run in block
-   * order on one worker. Cross-shard conflicts are caught by validation. A block whose
-   * transactions all fall into one shard runs sequentially (no parallelism to gain).
+   * share a shard: all of a sender's transactions, value-carrying calls to one recipient
+   * (plain payments without call data join nothing: credits commute), known ERC-20 calls on
+   * one balance or allowance, declared access-list slots, an EIP-7702 authority and its
+   * authorization, and calls remembered as conflicting with each other); each shard's
+   * transactions run in block order on one worker. Cross-shard conflicts are caught by
+   * validation. A block whose transactions all fall into one shard runs sequentially (no
+   * parallelism to gain).
    */
   | {
       kind: 'sharded'
@@ -114,7 +116,8 @@ export type AdaptivePolicy =
   | { kind: 'load'; low?: number; high?: number }
   /**
    * By measured throughput: each candidate's gas per second over its last `window` blocks of
-   * the same size class; the best is picked, and a candidate not measured for `explore`
+   * the same size class (each is measured on three blocks first, or `window` where that is
+   * fewer); the best is picked, and a candidate not measured for `explore`
    * blocks is measured again (for 4 x `explore` blocks if the best measured 1.25x or more
    * faster, `explore` / 3 if less than 1.1x faster).
    */
