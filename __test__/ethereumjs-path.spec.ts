@@ -144,3 +144,43 @@ test('the DAO fork block runs through ethereumjs runBlock and equals it (DAO bal
     await ex.close()
   }
 })
+
+test('on the ethereumjs path, an invalid transaction is an InvalidBlockError at its index, and changes no state', async (t) => {
+  // EIP-7928 blocks (ethereumjs runs them): one whose transaction 3 is sender 2's with a nonce
+  // gap (its nonce 1 left out), and one whose gas limit runs out at transaction 4 (a check
+  // ethereumjs makes before runTx).
+  const common = bal7928()
+  const w = new W.World(common)
+  for (let i = 0; i < 6; i++) w.fund(i)
+  const to = new Address(new Uint8Array(20).fill(0x44))
+  const txs = Array.from({ length: 6 }, (_, i) => w.tx(i, { to, value: 1n, gasLimit: 21_000n }))
+  const bad = [...txs]
+  bad[3] = w.tx(2, { to, value: 1n, gasLimit: 21_000n })
+  bad[3] = w.tx(2, { to, value: 1n, gasLimit: 21_000n }) // nonce 2 with nonce 1 missing
+  const ex = await ParallelExecutor.create({ common, threads: 2 })
+  try {
+    for (const [what, block, txIndex, message] of [
+      ['nonce gap', makeBlock(common, bad), 3, /nonce/],
+      ['block gas limit', makeBlock(common, txs, { gasLimit: 21_000n * 4n }), 4, /higher gas limit than the block/],
+    ] as const) {
+      const ref = await t.throwsAsync(referenceRun(common, w.prestate, block))
+      t.regex(ref!.message, message, `${what}: ethereumjs rejects it`)
+      const sm = await merkleFromPrestate(common, w.prestate)
+      const before = bytesToHex(await sm.getStateRoot())
+      const e = await t.throwsAsync(ex.runBlock({ block, stateManager: sm, skipBlockValidation: true, generate: true }), { instanceOf: InvalidBlockError }, what)
+      t.is((e as InvalidBlockError).txIndex, txIndex, what)
+      t.regex(e!.message, new RegExp(`^transaction ${txIndex}: `), what)
+      t.regex(e!.message, message, what)
+      t.is(bytesToHex(await sm.getStateRoot()), before, `${what}: nothing written`)
+    }
+    // The same executor runs the valid block, through ethereumjs, and its transactions count
+    // from zero again.
+    const ok = await ex.runBlock({ block: makeBlock(common, txs), prestate: w.prestate, skipBlockValidation: true, generate: true })
+    t.is(ok.receipts.length, 6)
+    t.regex(ok.metrics.decision?.reason ?? '', /needs ethereumjs runBlock/)
+    const again = await t.throwsAsync(ex.runBlock({ block: makeBlock(common, bad), prestate: w.prestate, skipBlockValidation: true, generate: true }), { instanceOf: InvalidBlockError })
+    t.is((again as InvalidBlockError).txIndex, 3)
+  } finally {
+    await ex.close()
+  }
+})

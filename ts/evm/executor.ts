@@ -710,6 +710,12 @@ export class ParallelExecutor implements AsyncDisposable {
       }
     }
     let r: Awaited<ReturnType<typeof runBlock>>
+    // ethereumjs names no transaction in its errors: count the ones it finished. A throw while
+    // it runs the transactions is about the next one (its block gas limit check comes before
+    // `runTx`, so before `beforeTx`); once all have finished, about none.
+    let finished = 0
+    const count = () => void finished++
+    this.vm.events.on('afterTx', count)
     try {
       r = await runBlock(this.vm, {
         block: wrapped,
@@ -721,7 +727,9 @@ export class ParallelExecutor implements AsyncDisposable {
         setHardfork: false,
       })
     } catch (e) {
-      throw txFailure(e, undefined)
+      throw txFailure(e, finished < txs.length ? finished : undefined)
+    } finally {
+      this.vm.events.off('afterTx', count)
     }
     this.stopIfClosed()
     if (opts.generate !== true) this.checkHeader(block, r, r.requestsHash, givenBal === undefined ? undefined : sameBlockAccessList(givenBal, r.blockLevelAccessList))
