@@ -184,3 +184,39 @@ test('on the ethereumjs path, an invalid transaction is an InvalidBlockError at 
     await ex.close()
   }
 })
+
+test('on the ethereumjs path, onProgress reports validate, execute (every 256 transactions), assemble and commit; a callback that throws cancels the block with its error and writes nothing', async (t) => {
+  const common = bal7928()
+  const wl = await W.ethTransfers(300, common)
+  const ex = await ParallelExecutor.create({ common, threads: 2 })
+  try {
+    const events: { phase: string; done?: number; total?: number }[] = []
+    const sm = await merkleFromPrestate(common, wl.prestate)
+    const r = await ex.runBlock({ block: wl.block, stateManager: sm, skipBlockValidation: true, generate: true, onProgress: (e) => events.push({ phase: e.phase, done: e.done, total: e.total }) })
+    t.regex(r.metrics.decision?.reason ?? '', /needs ethereumjs runBlock/)
+    t.deepEqual(events, [{ phase: 'validate' }, { phase: 'execute', done: 256, total: 300 }, { phase: 'execute' }, { phase: 'assemble' }, { phase: 'commit' }].map((e) => ({ done: undefined, total: undefined, ...e })))
+    t.true(r.metrics.timings.execute > 0 && r.metrics.timings.total >= r.metrics.timings.execute)
+    // A throw at the 256th transaction, and one at the commit event: the callback's own error,
+    // and the state manager as it was.
+    for (const at of ['execute', 'commit']) {
+      const fresh = await merkleFromPrestate(common, wl.prestate)
+      const before = bytesToHex(await fresh.getStateRoot())
+      const stop = new Error(`stop at ${at}`)
+      const e = await t.throwsAsync(
+        ex.runBlock({
+          block: wl.block,
+          stateManager: fresh,
+          skipBlockValidation: true,
+          generate: true,
+          onProgress: (p) => {
+            if (p.phase === at && (at !== 'execute' || p.done !== undefined)) throw stop
+          },
+        }),
+      )
+      t.is(e, stop, at)
+      t.is(bytesToHex(await fresh.getStateRoot()), before, `${at}: nothing written`)
+    }
+  } finally {
+    await ex.close()
+  }
+})

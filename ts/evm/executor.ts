@@ -169,7 +169,7 @@ export class ParallelExecutor implements AsyncDisposable {
 
     if (this.needsEthereumjsRunBlock(block)) {
       if (opts.blockLevelSteps === false) throw new InvalidInputError('blockLevelSteps: false is not available for this block (it needs ethereumjs runBlock)')
-      return this.runWithEthereumjs(opts, started, timings)
+      return this.runWithEthereumjs(opts, started, timings, phase)
     }
 
     const blockSteps = opts.blockLevelSteps !== false
@@ -689,6 +689,7 @@ export class ParallelExecutor implements AsyncDisposable {
     opts: RunBlockOptions,
     started: number,
     timings: ExecutionMetrics['timings'],
+    phase: (p: Phase, extra?: { done?: number; total?: number }) => void,
   ): Promise<ParallelRunBlockResult> {
     const { block } = opts
     const txs = block.transactions.map((tx, i) => {
@@ -714,7 +715,18 @@ export class ParallelExecutor implements AsyncDisposable {
     // it runs the transactions is about the next one (its block gas limit check comes before
     // `runTx`, so before `beforeTx`); once all have finished, about none.
     let finished = 0
-    const count = () => void finished++
+    // Progress every 256 transactions, as on the sequential path. A callback that throws
+    // cancels the block with its own error, not as an invalid transaction.
+    let progressFailure: { error: unknown } | undefined
+    const count = () => {
+      if (++finished % 256 !== 0 || opts.onProgress === undefined) return
+      try {
+        opts.onProgress({ phase: 'execute', elapsedMs: performance.now() - started, done: finished, total: txs.length })
+      } catch (error) {
+        progressFailure = { error }
+        throw error
+      }
+    }
     this.vm.events.on('afterTx', count)
     try {
       r = await runBlock(this.vm, {
@@ -727,17 +739,22 @@ export class ParallelExecutor implements AsyncDisposable {
         setHardfork: false,
       })
     } catch (e) {
+      if (progressFailure !== undefined) throw progressFailure.error
       throw txFailure(e, finished < txs.length ? finished : undefined)
     } finally {
       this.vm.events.off('afterTx', count)
     }
-    this.stopIfClosed()
+    // ethereumjs's steps before and after the transactions count as execution here.
+    phase('execute')
     if (opts.generate !== true) this.checkHeader(block, r, r.requestsHash, givenBal === undefined ? undefined : sameBlockAccessList(givenBal, r.blockLevelAccessList))
-    const t = performance.now()
-    timings.execute = t - started - timings.validate
+    phase('assemble')
     const stateDiff = await this.overlay.diff()
-    const stateRoot = opts.stateManager !== undefined && opts.commit !== false ? await this.commit(opts, block) : undefined
-    timings.commit = performance.now() - t
+    let stateRoot: Uint8Array | undefined
+    if (opts.stateManager !== undefined && opts.commit !== false) {
+      stateRoot = await this.commit(opts, block, () => phase('commit'))
+    } else {
+      phase('commit')
+    }
     timings.total = performance.now() - started
     const metrics: ExecutionMetrics = {
       ...sequentialMetrics(txs.length, r.results.filter((x) => x.execResult.exceptionError !== undefined).length),

@@ -224,8 +224,9 @@ export interface RunBlockOptions {
   /** Overrides the executor's strategy for this block. */
   strategy?: Strategy
   /**
-   * Called as each phase ends (`validate` to `commit`; only `validate` for the blocks that take
-   * ethereumjs's own `runBlock`), every 256 transactions while a block runs sequentially, and
+   * Called as each phase ends (`validate` to `commit`; for the blocks that take ethereumjs's own
+   * `runBlock`, `validate`, `execute`, `assemble` and `commit`), every 256 transactions while a
+   * block runs sequentially (ethereumjs's `runBlock` included), and
    * every `progressIntervalMs` while a block runs on the worker threads (`done` is then the
    * transactions executed at that moment: it can fall when a conflict sends one back).
    * An exception it throws rejects `runBlock` with that exception and leaves the caller's
