@@ -437,12 +437,7 @@ export async function mixedVariant(world: MixedWorld, mixed: MixedBlock, variant
   const at = (lo: number) => lo + Math.floor(rnd() * (n - lo))
   const senders = txs.map((tx) => tx.getSenderAddress())
   const keyOf = new Map(HOLDERS.map((k) => [addressOf(privateKey(k)).toString(), k]))
-  const header = mixed.block.header
-  const rebuild = (list: TypedTransaction[], gasLimit = header.gasLimit) =>
-    createBlock(
-      { header: { ...header.toJSON(), gasLimit }, transactions: list, withdrawals: mixed.block.withdrawals?.map((w) => w.toValue()) },
-      { common: world.common },
-    )
+  const rebuild = (list: TypedTransaction[], gasLimit?: bigint) => withTransactions(world, mixed.block, list, gasLimit)
   switch (how) {
     case 'nonce gap': {
       const withLater = txs.map((_, i) => i).filter((i) => senders.some((s, k) => k > i && s.equals(senders[i])))
@@ -484,6 +479,11 @@ export async function mixedVariant(world: MixedWorld, mixed: MixedBlock, variant
   }
 }
 
+/** `block` with other transactions (and, if given, another gas limit): header and withdrawals kept. */
+function withTransactions(world: MixedWorld, block: Block, transactions: TypedTransaction[], gasLimit = block.header.gasLimit): Block {
+  return createBlock({ header: { ...block.header.toJSON(), gasLimit }, transactions, withdrawals: block.withdrawals?.map((w) => w.toValue()) }, { common: world.common })
+}
+
 /** What `sender` holds before transaction `j` of `block` (ethereumjs, transaction by transaction). */
 async function balanceBefore(world: MixedWorld, block: Block, j: number, sender: Address): Promise<bigint> {
   const sm = await merkleFromPrestate(world.common, world.prestate)
@@ -504,10 +504,9 @@ const core = (message: string) => message.replace(/^transaction \d+: /, '').spli
  */
 export async function checkVariant(world: MixedWorld, mixed: MixedBlock, variant: { how: string; block: Block }, cases: MixedCase[]): Promise<{ differences: string[]; invalidAt?: number }> {
   const block = variant.block
-  const prefix = (k: number) => createBlock({ header: block.header, transactions: block.transactions.slice(0, k), withdrawals: block.withdrawals?.map((w) => w.toValue()) }, { common: world.common })
   const rejection = async (k: number) => {
     try {
-      await referenceRun(world.common, world.prestate, prefix(k), MADE_UP_CHAIN)
+      await referenceRun(world.common, world.prestate, withTransactions(world, block, block.transactions.slice(0, k)), MADE_UP_CHAIN)
       return undefined
     } catch (e) {
       return (e as Error).message

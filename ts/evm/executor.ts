@@ -56,6 +56,8 @@ import { SUMMED_METRICS } from './types.ts'
 const ZERO_HASH_BLOCK = { hash: () => new Uint8Array(32) }
 /** Blocks whose times the adaptive strategy does not measure, per kind of thread. */
 const WARMUP_BLOCKS = { sequential: 1, parallel: 3 }
+/** A block run on the calling thread reports progress every this many transactions. */
+const PROGRESS_EVERY = 256
 const MAX_GAS_LIMIT = 0x8000000000000000n
 
 /** Decoded location of a worker's base-state request. */
@@ -166,10 +168,12 @@ export class ParallelExecutor implements AsyncDisposable {
     this.overlay.reset(source)
     this.vm.evm.journal.cleanJournal()
     phase('validate')
+    // Progress inside the execute phase, on every path that executes the transactions here.
+    const executed = (done: number) => opts.onProgress?.({ phase: 'execute', elapsedMs: performance.now() - started, done, total: block.transactions.length })
 
     if (this.needsEthereumjsRunBlock(block)) {
       if (opts.blockLevelSteps === false) throw new InvalidInputError('blockLevelSteps: false is not available for this block (it needs ethereumjs runBlock)')
-      return this.runWithEthereumjs(opts, started, timings, phase)
+      return this.runWithEthereumjs(opts, started, timings, phase, executed)
     }
 
     const blockSteps = opts.blockLevelSteps !== false
@@ -193,8 +197,6 @@ export class ParallelExecutor implements AsyncDisposable {
 
     let outcomes: TxOutcome[]
     let metrics: Omit<ExecutionMetrics, 'timings'>
-    // Progress inside the execute phase, on every path that executes the transactions here.
-    const executed = (done: number) => opts.onProgress?.({ phase: 'execute', elapsedMs: performance.now() - started, done, total: txs.length })
     if (roots !== undefined) {
       const sm = opts.stateManager!
       await sm.checkpoint()
@@ -442,7 +444,7 @@ export class ParallelExecutor implements AsyncDisposable {
       outcomes.push(o)
       gasUsed += o.blockGasSpent
       await afterTx?.()
-      if ((i + 1) % 256 === 0) progress(i + 1)
+      if ((i + 1) % PROGRESS_EVERY === 0) progress(i + 1)
     }
     return outcomes
   }
@@ -689,7 +691,8 @@ export class ParallelExecutor implements AsyncDisposable {
     opts: RunBlockOptions,
     started: number,
     timings: ExecutionMetrics['timings'],
-    phase: (p: Phase, extra?: { done?: number; total?: number }) => void,
+    phase: (p: Phase) => void,
+    executed: (done: number) => void,
   ): Promise<ParallelRunBlockResult> {
     const { block } = opts
     const txs = block.transactions.map((tx, i) => {
@@ -711,17 +714,17 @@ export class ParallelExecutor implements AsyncDisposable {
       }
     }
     let r: Awaited<ReturnType<typeof runBlock>>
-    // ethereumjs names no transaction in its errors: count the ones it finished. A throw while
-    // it runs the transactions is about the next one (its block gas limit check comes before
-    // `runTx`, so before `beforeTx`); once all have finished, about none.
-    let finished = 0
-    // Progress every 256 transactions, as on the sequential path. A callback that throws
+    // ethereumjs names no transaction in its errors: count the ones it finished (`afterTx`). A
+    // throw while it runs the transactions is about the next one (its block gas limit check
+    // included, which comes before `runTx`); once all have finished, about none. The count
+    // also gives progress, as on the sequential path; a callback that throws inside ethereumjs
     // cancels the block with its own error, not as an invalid transaction.
+    let finished = 0
     let progressFailure: { error: unknown } | undefined
     const count = () => {
-      if (++finished % 256 !== 0 || opts.onProgress === undefined) return
+      if (++finished % PROGRESS_EVERY !== 0) return
       try {
-        opts.onProgress({ phase: 'execute', elapsedMs: performance.now() - started, done: finished, total: txs.length })
+        executed(finished)
       } catch (error) {
         progressFailure = { error }
         throw error
